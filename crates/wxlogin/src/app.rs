@@ -1,0 +1,136 @@
+//! Wiring: from a validated [`Config`] to a bound, running server.
+//! `Application::build(config)` → `.port()` → `.run_until_stopped()`.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+
+use crate::clock::{Clock, SystemClock};
+use crate::config::Config;
+use crate::domain::Core;
+use crate::http::{self, HttpState};
+use crate::store::{self, StoreError};
+use crate::telemetry;
+
+/// Why the service could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    #[error("store: {0}")]
+    Store(#[from] StoreError),
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+}
+
+pub struct Application {
+    listener: TcpListener,
+    state: Arc<HttpState>,
+}
+
+impl Application {
+    /// Open the store (running migrations), build the domain and bind the port.
+    pub async fn build(config: Config) -> Result<Self, StartupError> {
+        Self::build_with_clock(config, Arc::new(SystemClock)).await
+    }
+
+    /// As [`Application::build`], with an injected clock (tests, demo).
+    pub async fn build_with_clock(config: Config, clock: Arc<dyn Clock>) -> Result<Self, StartupError> {
+        let store = store::open(&config.store, true).await?;
+        let listener = TcpListener::bind(config.listen)
+            .await
+            .map_err(|source| StartupError::Bind {
+                addr: config.listen,
+                source,
+            })?;
+        let core = Arc::new(Core::new(
+            store,
+            config.wechat.clone(),
+            clock,
+            config.data_key.clone(),
+            config.apps.clone(),
+            config.policy,
+        ));
+        let state = Arc::new(HttpState {
+            core,
+            limiter: http::login::LoginLimiter::new(config.rate_limits),
+            admin_key: config.admin_key.clone(),
+            service_key: config.service_key.clone(),
+            trust_forwarded_for: config.trust_forwarded_for,
+            metrics: telemetry::metrics_handle(),
+        });
+        Ok(Self { listener, state })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.listener.local_addr().map(|a| a.port()).unwrap_or_default()
+    }
+
+    pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
+        self.listener.local_addr()
+    }
+
+    /// The domain core, for in-process use (embedding, tests).
+    pub fn core(&self) -> Arc<Core> {
+        self.state.core.clone()
+    }
+
+    /// Serve until SIGTERM or Ctrl-C, then finish in-flight requests.
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.run_until(shutdown_signal()).await
+    }
+
+    /// Serve until `shutdown` resolves (the server's seam for tests).
+    pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
+        let housekeeping = tokio::spawn(housekeeping(self.state.clone()));
+        let app = http::router(self.state);
+        let result = axum::serve(
+            self.listener,
+            app.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(shutdown)
+        .await;
+        housekeeping.abort();
+        result
+    }
+}
+
+/// Periodic cleanup: expired claims and dead sessions, idle rate-limit keys.
+async fn housekeeping(state: Arc<HttpState>) {
+    let mut tick = tokio::time::interval(Duration::from_secs(60));
+    loop {
+        tick.tick().await;
+        state.limiter.shrink();
+        match state.core.store.purge_expired(state.core.clock.now()).await {
+            Ok(0) => {}
+            Ok(n) => tracing::debug!(rows = n, "purged expired rows"),
+            Err(e) => tracing::warn!(error = %e, "purge failed"),
+        }
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutting down");
+}

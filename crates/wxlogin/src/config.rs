@@ -1,0 +1,267 @@
+//! Configuration: defaults → TOML file → `WXLOGIN_*` environment, with every
+//! secret also accepted as `*_file`. [`Settings`] is what the layers say;
+//! [`Config`] is the validated result the service runs on, so a bad value fails
+//! at startup with a message that names the setting, never with a panic.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use figment::Figment;
+use figment::providers::{Env, Format, Toml};
+use secrecy::{ExposeSecret, SecretString};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+use wechat::{AppId, AppSecret};
+
+use crate::domain::{App, Apps, DataKey, Policy};
+use crate::telemetry::LogFormat;
+
+/// A setting that is wrong, named so the operator can fix it.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("configuration could not be read: {0}")]
+    Load(String),
+    #[error("{setting}: {problem}")]
+    Invalid { setting: String, problem: String },
+}
+
+fn invalid(setting: impl Into<String>, problem: impl Into<String>) -> ConfigError {
+    ConfigError::Invalid {
+        setting: setting.into(),
+        problem: problem.into(),
+    }
+}
+
+/// One mini program, as configured.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AppSettings {
+    pub appid: String,
+    pub secret: Option<SecretString>,
+    pub secret_file: Option<PathBuf>,
+}
+
+/// Login rate limits (per client IP, per app).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RateLimits {
+    /// Logins per client IP per minute (burst = the same number).
+    pub login_per_ip_per_minute: u32,
+    /// Logins per app per second (burst = the same number).
+    pub login_per_app_per_second: u32,
+}
+
+impl Default for RateLimits {
+    fn default() -> Self {
+        Self {
+            login_per_ip_per_minute: 60,
+            login_per_app_per_second: 1000,
+        }
+    }
+}
+
+/// The raw, layered settings.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Settings {
+    pub listen: String,
+    pub store: String,
+    pub data_key: Option<SecretString>,
+    pub data_key_file: Option<PathBuf>,
+    pub admin_key: Option<SecretString>,
+    pub admin_key_file: Option<PathBuf>,
+    pub service_key: Option<SecretString>,
+    pub service_key_file: Option<PathBuf>,
+    pub wechat_base_url: String,
+    /// Deadline of each WeChat call, retries included.
+    pub upstream_timeout_ms: u64,
+    /// Take the client IP from the last `X-Forwarded-For` entry (only behind a
+    /// proxy you run).
+    pub trust_forwarded_for: bool,
+    pub log_format: LogFormat,
+    pub rate_limits: RateLimits,
+    pub sessions: Policy,
+    pub apps: Vec<AppSettings>,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            listen: "127.0.0.1:8080".into(),
+            store: "sqlite://wxlogin.db".into(),
+            data_key: None,
+            data_key_file: None,
+            admin_key: None,
+            admin_key_file: None,
+            service_key: None,
+            service_key_file: None,
+            wechat_base_url: wechat::DEFAULT_BASE_URL.into(),
+            upstream_timeout_ms: 5000,
+            trust_forwarded_for: false,
+            log_format: LogFormat::Text,
+            rate_limits: RateLimits::default(),
+            sessions: Policy::default(),
+            apps: Vec::new(),
+        }
+    }
+}
+
+impl Settings {
+    /// Defaults, then the TOML file (if given, or `wxlogin.toml` if present),
+    /// then `WXLOGIN_*` variables (nested with `__`, e.g.
+    /// `WXLOGIN_SESSIONS__IDLE_TTL`). `WXLOGIN_APPID` + `WXLOGIN_SECRET[_FILE]`
+    /// add a single app without a file.
+    pub fn load(file: Option<&Path>) -> Result<Self, ConfigError> {
+        let mut figment = Figment::new();
+        match file {
+            Some(path) if !path.exists() => {
+                return Err(invalid("--config", format!("{} does not exist", path.display())));
+            }
+            Some(path) => figment = figment.merge(Toml::file_exact(path)),
+            None if Path::new("wxlogin.toml").exists() => {
+                figment = figment.merge(Toml::file_exact("wxlogin.toml"))
+            }
+            None => {}
+        }
+        let env = Env::prefixed("WXLOGIN_")
+            .filter(|k| !k.as_str().starts_with("test_") && !matches!(k.as_str(), "appid" | "secret" | "secret_file"))
+            .split("__");
+        let mut settings: Settings = figment
+            .merge(env)
+            .extract()
+            .map_err(|e| ConfigError::Load(e.to_string()))?;
+        if let Ok(appid) = std::env::var("WXLOGIN_APPID") {
+            settings.apps.push(AppSettings {
+                appid,
+                secret: std::env::var("WXLOGIN_SECRET").ok().map(SecretString::from),
+                secret_file: std::env::var_os("WXLOGIN_SECRET_FILE").map(PathBuf::from),
+            });
+        }
+        Ok(settings)
+    }
+
+    /// Validate everything; the result cannot be half-valid.
+    pub fn validate(self) -> Result<Config, ConfigError> {
+        let listen: SocketAddr = self
+            .listen
+            .parse()
+            .map_err(|_| invalid("listen", "must be an address like 127.0.0.1:8080"))?;
+        let data_key_text = secret_value("data_key", self.data_key, self.data_key_file.as_deref())?
+            .ok_or_else(|| {
+                invalid(
+                    "data_key",
+                    "missing: run `wxlogin keygen > data.key` and set data_key_file = \"data.key\" (or WXLOGIN_DATA_KEY_FILE)",
+                )
+            })?;
+        let data_key = DataKey::parse(data_key_text.expose_secret())
+            .map_err(|e| invalid("data_key", e.to_string()))?;
+        let admin_key = secret_value("admin_key", self.admin_key, self.admin_key_file.as_deref())?
+            .map(|k| ApiKey::new("admin_key", &k))
+            .transpose()?;
+        let service_key = secret_value("service_key", self.service_key, self.service_key_file.as_deref())?
+            .map(|k| ApiKey::new("service_key", &k))
+            .transpose()?;
+        if self.apps.is_empty() {
+            return Err(invalid("apps", "no app configured: add an [[apps]] table (appid + secret_file) or set WXLOGIN_APPID and WXLOGIN_SECRET_FILE"));
+        }
+        let mut apps = Vec::new();
+        for (i, app) in self.apps.into_iter().enumerate() {
+            let setting = format!("apps[{i}]");
+            let appid = AppId::parse(&app.appid).map_err(|e| invalid(format!("{setting}.appid"), e.to_string()))?;
+            let secret = secret_value(&format!("{setting}.secret"), app.secret, app.secret_file.as_deref())?
+                .ok_or_else(|| invalid(format!("{setting}.secret"), "missing: set secret_file (or secret)"))?;
+            let secret = AppSecret::parse(secret.expose_secret())
+                .map_err(|e| invalid(format!("{setting}.secret"), e.to_string()))?;
+            if apps.iter().any(|a: &App| a.appid == appid) {
+                return Err(invalid(format!("{setting}.appid"), "configured twice"));
+            }
+            apps.push(App { appid, secret });
+        }
+        let p = self.sessions;
+        if p.session_ttl <= 0 || p.idle_ttl <= 0 || p.key_grace < 0 || p.replay_window <= 0 || p.touch_interval < 0 {
+            return Err(invalid("sessions", "lifetimes must be positive numbers of seconds"));
+        }
+        if self.upstream_timeout_ms == 0 || self.upstream_timeout_ms > 60_000 {
+            return Err(invalid("upstream_timeout_ms", "must be 1..=60000"));
+        }
+        if self.rate_limits.login_per_ip_per_minute == 0 || self.rate_limits.login_per_app_per_second == 0 {
+            return Err(invalid("rate_limits", "limits must be at least 1"));
+        }
+        let wechat = wechat::Client::builder()
+            .base_url(self.wechat_base_url.clone())
+            .deadline(Duration::from_millis(self.upstream_timeout_ms))
+            .build()
+            .map_err(|e| invalid("wechat_base_url", e.to_string()))?;
+        Ok(Config {
+            listen,
+            store: self.store,
+            data_key,
+            admin_key,
+            service_key,
+            wechat,
+            trust_forwarded_for: self.trust_forwarded_for,
+            log_format: self.log_format,
+            rate_limits: self.rate_limits,
+            policy: p,
+            apps: Apps::new(apps),
+        })
+    }
+}
+
+/// A secret given inline or as a file (the file wins; surrounding whitespace
+/// is trimmed). Both given is an error: one of them is stale.
+fn secret_value(setting: &str, inline: Option<SecretString>, file: Option<&Path>) -> Result<Option<SecretString>, ConfigError> {
+    match (inline, file) {
+        (Some(_), Some(_)) => Err(invalid(setting, "set either the value or the _file, not both")),
+        (Some(v), None) => Ok(Some(v)),
+        (None, Some(path)) => {
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| invalid(format!("{setting}_file"), format!("cannot read {}: {e}", path.display())))?;
+            Ok(Some(SecretString::from(text.trim().to_owned())))
+        }
+        (None, None) => Ok(None),
+    }
+}
+
+/// An operator key (admin or service), kept as its SHA-256 and compared in
+/// constant time.
+#[derive(Clone)]
+pub struct ApiKey([u8; 32]);
+
+impl std::fmt::Debug for ApiKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ApiKey([redacted])")
+    }
+}
+
+impl ApiKey {
+    pub fn new(setting: &str, key: &SecretString) -> Result<Self, ConfigError> {
+        if key.expose_secret().len() < 16 {
+            return Err(invalid(setting, "must be at least 16 characters"));
+        }
+        Ok(Self(Sha256::digest(key.expose_secret().as_bytes()).into()))
+    }
+
+    pub fn matches(&self, given: &str) -> bool {
+        let digest: [u8; 32] = Sha256::digest(given.as_bytes()).into();
+        self.0.ct_eq(&digest).into()
+    }
+}
+
+/// The validated configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub listen: SocketAddr,
+    pub store: String,
+    pub data_key: DataKey,
+    pub admin_key: Option<ApiKey>,
+    pub service_key: Option<ApiKey>,
+    pub wechat: wechat::Client,
+    pub trust_forwarded_for: bool,
+    pub log_format: LogFormat,
+    pub rate_limits: RateLimits,
+    pub policy: Policy,
+    pub apps: Apps,
+}

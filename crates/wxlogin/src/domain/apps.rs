@@ -1,0 +1,57 @@
+//! The mini programs this service logs users into, with their secrets.
+
+use std::collections::HashMap;
+
+use wechat::{AppId, AppSecret};
+
+use super::Error;
+
+#[derive(Debug, Clone)]
+pub struct App {
+    pub appid: AppId,
+    pub secret: AppSecret,
+}
+
+/// The configured apps. With a single app, requests may omit the appid.
+#[derive(Debug, Clone, Default)]
+pub struct Apps {
+    by_id: HashMap<String, App>,
+}
+
+impl Apps {
+    pub fn new(apps: impl IntoIterator<Item = App>) -> Self {
+        Self {
+            by_id: apps
+                .into_iter()
+                .map(|a| (a.appid.as_str().to_owned(), a))
+                .collect(),
+        }
+    }
+
+    pub fn get(&self, appid: &str) -> Option<&App> {
+        self.by_id.get(appid)
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &App> {
+        self.by_id.values()
+    }
+
+    pub fn len(&self) -> usize {
+        self.by_id.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.by_id.is_empty()
+    }
+
+    /// The app a request names, or the only app when it names none.
+    pub fn resolve(&self, appid: Option<&str>) -> Result<&App, Error> {
+        match appid {
+            Some(id) => self.get(id).ok_or(Error::UnknownApp),
+            None if self.by_id.len() == 1 => self.by_id.values().next().ok_or(Error::UnknownApp),
+            None => Err(Error::InvalidRequest(
+                "several apps are configured: `appid` is required".into(),
+            )),
+        }
+    }
+}

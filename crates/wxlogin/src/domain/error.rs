@@ -1,0 +1,142 @@
+//! The service's errors, each with a stable snake_case code: the codes are the
+//! API (clients branch on them), messages are for people. No variant carries a
+//! secret, a token or a URL.
+
+use wechat::ErrCode;
+
+use crate::store::StoreError;
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Error {
+    #[error("{0}")]
+    InvalidRequest(String),
+    #[error("the login code is malformed, unknown, expired or for another app; call wx.login again")]
+    InvalidCode { wechat_errcode: Option<i64> },
+    #[error("the login code was already used; call wx.login again")]
+    CodeUsed { wechat_errcode: Option<i64> },
+    #[error("unknown appid")]
+    UnknownApp,
+    #[error("too many requests; retry after {retry_after_secs} s")]
+    RateLimited {
+        retry_after_secs: u64,
+        wechat_errcode: Option<i64>,
+    },
+    #[error("WeChat refused to log this user in (high-risk user)")]
+    UserBlocked { wechat_errcode: Option<i64> },
+    #[error("WeChat is unavailable or answered nonsense; retry later")]
+    UpstreamUnavailable { wechat_errcode: Option<i64> },
+    #[error("WeChat rejected this service's app credentials; the operator must fix the configuration")]
+    UpstreamMisconfigured { wechat_errcode: Option<i64> },
+    #[error("missing credentials")]
+    Unauthorized,
+    #[error("the token is invalid, expired or revoked; log in again")]
+    InvalidToken,
+    #[error("these credentials may not do this")]
+    Forbidden,
+    #[error("not found")]
+    NotFound,
+    #[error("the store is unavailable; retry later")]
+    StoreUnavailable,
+    #[error("internal error")]
+    Internal,
+}
+
+impl Error {
+    /// The stable machine-readable code.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::InvalidRequest(_) => "invalid_request",
+            Self::InvalidCode { .. } => "invalid_code",
+            Self::CodeUsed { .. } => "code_used",
+            Self::UnknownApp => "unknown_app",
+            Self::RateLimited { .. } => "rate_limited",
+            Self::UserBlocked { .. } => "user_blocked",
+            Self::UpstreamUnavailable { .. } => "upstream_unavailable",
+            Self::UpstreamMisconfigured { .. } => "upstream_misconfigured",
+            Self::Unauthorized => "unauthorized",
+            Self::InvalidToken => "invalid_token",
+            Self::Forbidden => "forbidden",
+            Self::NotFound => "not_found",
+            Self::StoreUnavailable => "store_unavailable",
+            Self::Internal => "internal",
+        }
+    }
+
+    pub fn wechat_errcode(&self) -> Option<i64> {
+        match self {
+            Self::InvalidCode { wechat_errcode }
+            | Self::CodeUsed { wechat_errcode }
+            | Self::RateLimited { wechat_errcode, .. }
+            | Self::UserBlocked { wechat_errcode }
+            | Self::UpstreamUnavailable { wechat_errcode }
+            | Self::UpstreamMisconfigured { wechat_errcode } => *wechat_errcode,
+            _ => None,
+        }
+    }
+
+    /// Rebuild a definitive login failure recorded on a claim by another request.
+    pub fn from_recorded(code: &str) -> Self {
+        match code {
+            "invalid_code" => Self::InvalidCode { wechat_errcode: Some(40029) },
+            "code_used" => Self::CodeUsed { wechat_errcode: Some(40163) },
+            "user_blocked" => Self::UserBlocked { wechat_errcode: Some(40226) },
+            _ => Self::UpstreamUnavailable { wechat_errcode: None },
+        }
+    }
+
+    /// A failure that will not change on retry, so duplicates of the same code
+    /// get it too.
+    pub fn is_definitive_for_code(&self) -> bool {
+        matches!(self, Self::InvalidCode { .. } | Self::CodeUsed { .. } | Self::UserBlocked { .. })
+    }
+}
+
+impl From<StoreError> for Error {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Unavailable(detail) => {
+                tracing::error!(%detail, "store unavailable");
+                Self::StoreUnavailable
+            }
+            StoreError::Config(detail) | StoreError::Corrupt(detail) => {
+                tracing::error!(%detail, "store error");
+                Self::Internal
+            }
+        }
+    }
+}
+
+impl From<wechat::Error> for Error {
+    /// DESIGN.md's mapping of WeChat outcomes to stable codes.
+    fn from(e: wechat::Error) -> Self {
+        let Some(code) = e.errcode() else {
+            tracing::warn!(error = %e, "WeChat unreachable or malformed answer");
+            return Self::UpstreamUnavailable { wechat_errcode: None };
+        };
+        let wechat_errcode = Some(code.code());
+        match code {
+            ErrCode::InvalidCode => Self::InvalidCode { wechat_errcode },
+            ErrCode::CodeUsed => Self::CodeUsed { wechat_errcode },
+            ErrCode::MinuteQuotaReached => Self::RateLimited {
+                retry_after_secs: 60,
+                wechat_errcode,
+            },
+            ErrCode::UserBlocked => Self::UserBlocked { wechat_errcode },
+            ErrCode::InvalidAppId
+            | ErrCode::InvalidAppSecret
+            | ErrCode::AppIdMissing
+            | ErrCode::AppSecretMissing
+            | ErrCode::IpNotWhitelisted
+            | ErrCode::AppSecretFrozen
+            | ErrCode::ApiNotAllowed
+            | ErrCode::AccountFrozen => {
+                tracing::error!(error = %e, "WeChat rejected the app's configuration");
+                Self::UpstreamMisconfigured { wechat_errcode }
+            }
+            _ => {
+                tracing::warn!(error = %e, "WeChat error");
+                Self::UpstreamUnavailable { wechat_errcode }
+            }
+        }
+    }
+}

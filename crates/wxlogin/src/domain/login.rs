@@ -1,0 +1,226 @@
+//! The login flow of DESIGN.md: code shape check, single flight per code (in
+//! process, and across instances through a claim in the store), one
+//! `jscode2session` per code, atomic commit of user + session + claim, and replay
+//! of the same answer for a repeated code within the replay window.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use parking_lot::Mutex;
+use tokio::sync::OnceCell;
+use wechat::JsCode;
+
+use super::token::{SessionToken, claim_key};
+use super::{App, Core, Error};
+use crate::store::{Claim, ClaimState, LoginRecord, SessionRecord, UserUpsert};
+
+/// A successful login, as returned to the client.
+#[derive(Debug, Clone)]
+pub struct LoginOutcome {
+    pub token: SessionToken,
+    pub expires_at: i64,
+    pub appid: String,
+    pub openid: String,
+    pub unionid: Option<String>,
+    pub new_user: bool,
+}
+
+type Shared = Arc<OnceCell<Result<LoginOutcome, Error>>>;
+
+/// Logins in progress in this process, by claim key: concurrent duplicates
+/// await the first one instead of polling the store.
+#[derive(Default)]
+pub(crate) struct InFlight(Mutex<HashMap<[u8; 32], Shared>>);
+
+/// DESIGN.md's accepted code shape: 1..=128 of `[A-Za-z0-9_-]`. Checked before
+/// anything else so junk never costs an upstream call.
+pub fn valid_code_shape(code: &str) -> bool {
+    (1..=128).contains(&code.len())
+        && code
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+}
+
+/// AAD binding a sealed value to its purpose and row.
+pub(crate) fn aad(purpose: &str, parts: &[&str]) -> Vec<u8> {
+    let mut out = purpose.as_bytes().to_vec();
+    for part in parts {
+        out.push(0);
+        out.extend_from_slice(part.as_bytes());
+    }
+    out
+}
+
+impl Core {
+    /// Log a user in with a `wx.login()` code.
+    pub async fn login(&self, appid: Option<&str>, code: &str) -> Result<LoginOutcome, Error> {
+        if !valid_code_shape(code) {
+            return Err(Error::InvalidCode {
+                wechat_errcode: None,
+            });
+        }
+        let app = self.apps.resolve(appid)?;
+        let key = claim_key(app.appid.as_str(), code);
+        let cell = self.inflight.0.lock().entry(key).or_default().clone();
+        let result = cell
+            .get_or_init(|| self.login_once(app, code, key))
+            .await
+            .clone();
+        let mut inflight = self.inflight.0.lock();
+        if inflight.get(&key).is_some_and(|c| Arc::ptr_eq(c, &cell)) {
+            inflight.remove(&key);
+        }
+        result
+    }
+
+    async fn login_once(&self, app: &App, code: &str, key: [u8; 32]) -> Result<LoginOutcome, Error> {
+        let owner = uuid::Uuid::new_v4().to_string();
+        // A holder that has not finished within its upstream deadline (plus a
+        // margin for the store write) is presumed dead.
+        let lease = self.wechat.deadline().as_secs() as i64 + 5;
+        let wait_until = tokio::time::Instant::now() + Duration::from_secs(lease as u64 + 1);
+        loop {
+            let now = self.clock.now();
+            let claim = Claim {
+                key: &key,
+                appid: app.appid.as_str(),
+                owner: &owner,
+                now,
+                lease_until: now + lease,
+                expires_at: now + self.policy.replay_window,
+            };
+            match self.store.claim(&claim).await? {
+                ClaimState::Acquired => return self.exchange(app, code, &claim).await,
+                ClaimState::Done(record) => return self.replay(app, record).await,
+                ClaimState::Failed(code) => return Err(Error::from_recorded(&code)),
+                ClaimState::Pending => {
+                    if tokio::time::Instant::now() >= wait_until {
+                        return Err(Error::UpstreamUnavailable {
+                            wechat_errcode: None,
+                        });
+                    }
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
+            }
+        }
+    }
+
+    /// We hold the claim: make the one upstream call and commit its result.
+    async fn exchange(&self, app: &App, code: &str, claim: &Claim<'_>) -> Result<LoginOutcome, Error> {
+        let js_code = JsCode::parse(code).map_err(|_| Error::InvalidCode {
+            wechat_errcode: None,
+        })?;
+        let started = std::time::Instant::now();
+        let answer = self.wechat.code2session(&app.appid, &app.secret, &js_code).await;
+        crate::telemetry::upstream_latency("jscode2session", started.elapsed());
+        let session = match answer {
+            Ok(session) => session,
+            Err(e) => {
+                let err = Error::from(e);
+                crate::telemetry::upstream_error(err.wechat_errcode());
+                if err.is_definitive_for_code() {
+                    self.store.fail_claim(claim.key, claim.owner, err.code()).await?;
+                } else {
+                    self.store.release_claim(claim.key, claim.owner).await?;
+                }
+                return Err(err);
+            }
+        };
+        let now = self.clock.now();
+        let appid = app.appid.as_str();
+        let openid = session.openid.as_str();
+        let unionid = session.unionid.as_ref().map(|u| u.as_str().to_owned());
+        let key_text = session.session_key.expose_secret().as_bytes();
+        let user = UserUpsert {
+            appid: appid.to_owned(),
+            openid: openid.to_owned(),
+            unionid: unionid.clone(),
+            sealed_session_key: self.data_key.seal(key_text, &aad("session_key", &[appid, openid])),
+            key_fingerprint: self.data_key.fingerprint(key_text),
+            now,
+            previous_key_until: now + self.policy.key_grace,
+        };
+        let token = SessionToken::generate();
+        let record = self.new_session_record(&token, appid, openid, unionid.clone(), now);
+        let login = LoginRecord {
+            session_id: record.id.clone(),
+            sealed_token: self
+                .data_key
+                .seal(token.expose_secret().as_bytes(), &aad("token", &[&record.id])),
+            openid: openid.to_owned(),
+            unionid: unionid.clone(),
+            new_user: false,
+            expires_at: record.expires_at,
+        };
+        let Some(new_user) = self.store.complete_login(claim, &user, &record, &login).await? else {
+            // Our lease ran out and another request took the claim over; its
+            // upstream call will meet the consumed code.
+            tracing::warn!("login claim lost before commit");
+            return Err(Error::UpstreamUnavailable {
+                wechat_errcode: None,
+            });
+        };
+        Ok(LoginOutcome {
+            token,
+            expires_at: record.expires_at,
+            appid: appid.to_owned(),
+            openid: openid.to_owned(),
+            unionid,
+            new_user,
+        })
+    }
+
+    /// The code was exchanged before (a retry, a double tap, another instance):
+    /// answer with the same session, if it is still alive.
+    async fn replay(&self, app: &App, record: LoginRecord) -> Result<LoginOutcome, Error> {
+        let token_text = self
+            .data_key
+            .open(&record.sealed_token, &aad("token", &[&record.session_id]))
+            .map_err(|_| Error::Internal)?;
+        let token = std::str::from_utf8(&token_text)
+            .ok()
+            .and_then(SessionToken::parse)
+            .ok_or(Error::Internal)?;
+        let alive = self
+            .store
+            .find_session(&token.hash())
+            .await?
+            .is_some_and(|s| s.is_active(self.clock.now()));
+        if !alive {
+            return Err(Error::CodeUsed {
+                wechat_errcode: None,
+            });
+        }
+        Ok(LoginOutcome {
+            token,
+            expires_at: record.expires_at,
+            appid: app.appid.as_str().to_owned(),
+            openid: record.openid,
+            unionid: record.unionid,
+            new_user: record.new_user,
+        })
+    }
+
+    pub(crate) fn new_session_record(
+        &self,
+        token: &SessionToken,
+        appid: &str,
+        openid: &str,
+        unionid: Option<String>,
+        now: i64,
+    ) -> SessionRecord {
+        let expires_at = now + self.policy.session_ttl;
+        SessionRecord {
+            id: uuid::Uuid::now_v7().to_string(),
+            token_hash: token.hash(),
+            appid: appid.to_owned(),
+            openid: openid.to_owned(),
+            unionid,
+            created_at: now,
+            expires_at,
+            idle_expires_at: (now + self.policy.idle_ttl).min(expires_at),
+            revoked_at: None,
+        }
+    }
+}

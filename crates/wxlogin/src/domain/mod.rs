@@ -1,0 +1,81 @@
+//! The login policy and session lifecycle, independent of HTTP and SQL: it
+//! talks to WeChat through the `wechat` crate and to storage through the
+//! `store` traits, and reads time from an injected clock.
+
+pub mod apps;
+pub mod error;
+pub mod login;
+pub mod sealing;
+pub mod sessions;
+pub mod token;
+
+use std::sync::Arc;
+
+use crate::clock::Clock;
+use crate::store::Store;
+pub use apps::{App, Apps};
+pub use error::Error;
+pub use sealing::DataKey;
+
+/// Lifetimes and windows of the login policy, in seconds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Policy {
+    /// Absolute session lifetime (default 30 days).
+    pub session_ttl: i64,
+    /// Idle timeout, sliding on use (default 7 days).
+    pub idle_ttl: i64,
+    /// How long a replaced session_key stays usable (default 10 minutes).
+    pub key_grace: i64,
+    /// How long a replayed login code returns the same session (WeChat codes
+    /// live 5 minutes).
+    pub replay_window: i64,
+    /// The idle deadline is written back at most this often per session, so the
+    /// hot path is a read, not a write.
+    pub touch_interval: i64,
+}
+
+impl Default for Policy {
+    fn default() -> Self {
+        Self {
+            session_ttl: 30 * 86_400,
+            idle_ttl: 7 * 86_400,
+            key_grace: 600,
+            replay_window: 300,
+            touch_interval: 60,
+        }
+    }
+}
+
+/// Everything the domain needs, shared by the HTTP handlers and the embedding
+/// extractor.
+pub struct Core {
+    pub store: Arc<dyn Store>,
+    pub wechat: wechat::Client,
+    pub clock: Arc<dyn Clock>,
+    pub data_key: DataKey,
+    pub apps: Apps,
+    pub policy: Policy,
+    pub(crate) inflight: login::InFlight,
+}
+
+impl Core {
+    pub fn new(
+        store: Arc<dyn Store>,
+        wechat: wechat::Client,
+        clock: Arc<dyn Clock>,
+        data_key: DataKey,
+        apps: Apps,
+        policy: Policy,
+    ) -> Self {
+        Self {
+            store,
+            wechat,
+            clock,
+            data_key,
+            apps,
+            policy,
+            inflight: login::InFlight::default(),
+        }
+    }
+}

@@ -1,0 +1,100 @@
+//! Session lifecycle after login: verify (the hot path: one hash, one read, a
+//! write at most once per `touch_interval`), refresh, logout, and the operator's
+//! list / revoke-all.
+
+use super::token::SessionToken;
+use super::{Core, Error};
+use crate::store::SessionRecord;
+
+/// A verified session, as the API shows it. No secret inside.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionInfo {
+    pub session_id: String,
+    pub appid: String,
+    pub openid: String,
+    pub unionid: Option<String>,
+    pub created_at: i64,
+    pub expires_at: i64,
+    pub idle_expires_at: i64,
+}
+
+impl From<SessionRecord> for SessionInfo {
+    fn from(r: SessionRecord) -> Self {
+        Self {
+            session_id: r.id,
+            appid: r.appid,
+            openid: r.openid,
+            unionid: r.unionid,
+            created_at: r.created_at,
+            expires_at: r.expires_at,
+            idle_expires_at: r.idle_expires_at,
+        }
+    }
+}
+
+/// A new token issued by refresh.
+#[derive(Debug, Clone)]
+pub struct Refreshed {
+    pub token: SessionToken,
+    pub session: SessionInfo,
+}
+
+impl Core {
+    /// Check a bearer token. With `expected_app`, a token of another app is
+    /// refused exactly like an unknown one.
+    pub async fn verify(&self, token: &str, expected_app: Option<&str>) -> Result<SessionInfo, Error> {
+        let token = SessionToken::parse(token).ok_or(Error::InvalidToken)?;
+        let mut record = self
+            .store
+            .find_session(&token.hash())
+            .await?
+            .ok_or(Error::InvalidToken)?;
+        let now = self.clock.now();
+        if !record.is_active(now) || expected_app.is_some_and(|app| app != record.appid) {
+            return Err(Error::InvalidToken);
+        }
+        let slid = (now + self.policy.idle_ttl).min(record.expires_at);
+        if slid - record.idle_expires_at >= self.policy.touch_interval {
+            self.store.touch_session(&record.id, slid).await?;
+            record.idle_expires_at = slid;
+        }
+        Ok(record.into())
+    }
+
+    /// Issue a new token for the session's user and revoke the old one, atomically.
+    pub async fn refresh(&self, token: &str, expected_app: Option<&str>) -> Result<Refreshed, Error> {
+        let current = self.verify(token, expected_app).await?;
+        let now = self.clock.now();
+        let token = SessionToken::generate();
+        let record = self.new_session_record(&token, &current.appid, &current.openid, current.unionid.clone(), now);
+        if !self.store.replace_session(&current.session_id, &record, now).await? {
+            return Err(Error::InvalidToken);
+        }
+        Ok(Refreshed {
+            token,
+            session: record.into(),
+        })
+    }
+
+    /// Revoke this token.
+    pub async fn logout(&self, token: &str, expected_app: Option<&str>) -> Result<(), Error> {
+        let current = self.verify(token, expected_app).await?;
+        self.store
+            .revoke_session(&current.session_id, self.clock.now())
+            .await?;
+        Ok(())
+    }
+
+    /// Active sessions of a user (admin).
+    pub async fn list_user_sessions(&self, appid: &str, openid: &str) -> Result<Vec<SessionInfo>, Error> {
+        self.apps.get(appid).ok_or(Error::UnknownApp)?;
+        let sessions = self.store.list_sessions(appid, openid, self.clock.now()).await?;
+        Ok(sessions.into_iter().map(SessionInfo::from).collect())
+    }
+
+    /// Revoke every session of a user (admin); returns how many were active.
+    pub async fn revoke_user_sessions(&self, appid: &str, openid: &str) -> Result<u64, Error> {
+        self.apps.get(appid).ok_or(Error::UnknownApp)?;
+        Ok(self.store.revoke_all(appid, openid, self.clock.now()).await?)
+    }
+}

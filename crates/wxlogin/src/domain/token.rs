@@ -1,0 +1,82 @@
+//! Session tokens: `wxl_` + base64url of 32 random bytes. The prefix lets secret
+//! scanners spot a leaked token; only the SHA-256 of a token is ever stored.
+
+use std::fmt;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use rand::RngExt as _;
+use secrecy::{ExposeSecret, SecretString};
+use sha2::{Digest, Sha256};
+
+pub const TOKEN_PREFIX: &str = "wxl_";
+const TOKEN_BYTES: usize = 32;
+/// `wxl_` + 43 base64url characters.
+pub const TOKEN_LEN: usize = 4 + 43;
+
+/// A bearer token as handed to the client. Redacted in `Debug`/`Display`.
+#[derive(Clone)]
+pub struct SessionToken(SecretString);
+
+impl SessionToken {
+    /// A fresh token from the OS RNG.
+    pub fn generate() -> Self {
+        let bytes: [u8; TOKEN_BYTES] = rand::rng().random();
+        Self(SecretString::from(format!(
+            "{TOKEN_PREFIX}{}",
+            URL_SAFE_NO_PAD.encode(bytes)
+        )))
+    }
+
+    /// Accept only the exact shape we issue, so junk never reaches the store.
+    pub fn parse(s: &str) -> Option<Self> {
+        let body = s.strip_prefix(TOKEN_PREFIX)?;
+        let ok = s.len() == TOKEN_LEN
+            && URL_SAFE_NO_PAD
+                .decode(body)
+                .is_ok_and(|b| b.len() == TOKEN_BYTES);
+        ok.then(|| Self(SecretString::from(s)))
+    }
+
+    pub fn expose_secret(&self) -> &str {
+        self.0.expose_secret()
+    }
+
+    pub fn hash(&self) -> TokenHash {
+        TokenHash(Sha256::digest(self.expose_secret().as_bytes()).into())
+    }
+}
+
+impl fmt::Debug for SessionToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("SessionToken([redacted])")
+    }
+}
+
+impl fmt::Display for SessionToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("[redacted]")
+    }
+}
+
+/// SHA-256 of a token: what the store keys sessions by. A database leak does not
+/// yield usable tokens.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct TokenHash(pub [u8; 32]);
+
+impl fmt::Debug for TokenHash {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // A prefix is enough to correlate log lines and reveals nothing usable.
+        write!(f, "TokenHash({}…)", hex::encode(&self.0[..4]))
+    }
+}
+
+/// The single-flight key of a login: SHA-256 over appid and code, so the store
+/// never holds a live login code.
+pub fn claim_key(appid: &str, code: &str) -> [u8; 32] {
+    let mut h = Sha256::new();
+    h.update(appid.as_bytes());
+    h.update([0]);
+    h.update(code.as_bytes());
+    h.finalize().into()
+}

@@ -1,0 +1,117 @@
+//! What other backends and reverse proxies call: token introspection (service
+//! key) and forward auth for nginx `auth_request` / Traefik / Envoy.
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use super::HttpState;
+use super::error::ErrorBody;
+use super::extract::{ApiJson, Bearer, ServiceAuth};
+use crate::domain::Error;
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct IntrospectRequest {
+    /// The session token to check.
+    pub token: String,
+    /// Require the token to belong to this app.
+    pub appid: Option<String>,
+}
+
+/// RFC 7662 style answer; only `active` is present when the token is not.
+#[derive(Debug, Default, Serialize, ToSchema)]
+pub struct IntrospectResponse {
+    pub active: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub appid: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub openid: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub unionid: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub session_id: Option<String>,
+    /// Issued at (Unix seconds).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub iat: Option<i64>,
+    /// Expires at (Unix seconds): the sooner of absolute and idle expiry.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub exp: Option<i64>,
+}
+
+/// Check a token on behalf of another backend.
+#[utoipa::path(
+    post,
+    path = "/v1/introspect",
+    tag = "backend",
+    security(("service_key" = [])),
+    request_body = IntrospectRequest,
+    responses(
+        (status = 200, body = IntrospectResponse),
+        (status = 401, description = "unauthorized: no service key", body = ErrorBody),
+        (status = 403, description = "forbidden: wrong service key", body = ErrorBody),
+    )
+)]
+pub async fn introspect(
+    State(state): State<Arc<HttpState>>,
+    _: ServiceAuth,
+    ApiJson(request): ApiJson<IntrospectRequest>,
+) -> Result<Json<IntrospectResponse>, Error> {
+    match state.core.verify(&request.token, request.appid.as_deref()).await {
+        Ok(s) => Ok(Json(IntrospectResponse {
+            active: true,
+            exp: Some(s.expires_at.min(s.idle_expires_at)),
+            iat: Some(s.created_at),
+            appid: Some(s.appid),
+            openid: Some(s.openid),
+            unionid: s.unionid,
+            session_id: Some(s.session_id),
+        })),
+        Err(Error::InvalidToken) => Ok(Json(IntrospectResponse::default())),
+        Err(e) => Err(e),
+    }
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct AuthQuery {
+    /// Require the token to belong to this app.
+    pub appid: Option<String>,
+}
+
+/// Forward auth: 200 with `x-wx-openid`, `x-wx-unionid`, `x-wx-appid`,
+/// `x-wx-session-id` headers, or 401.
+#[utoipa::path(
+    get,
+    path = "/v1/auth",
+    tag = "backend",
+    security(("bearer" = [])),
+    params(AuthQuery),
+    responses(
+        (status = 200, description = "Valid; identity in x-wx-* headers"),
+        (status = 401, description = "unauthorized, invalid_token", body = ErrorBody),
+    )
+)]
+pub async fn forward_auth(
+    State(state): State<Arc<HttpState>>,
+    Query(query): Query<AuthQuery>,
+    Bearer(token): Bearer,
+) -> Result<(StatusCode, HeaderMap), Error> {
+    let s = state.core.verify(&token, query.appid.as_deref()).await?;
+    let mut headers = HeaderMap::new();
+    let mut put = |name: &'static str, value: &str| {
+        if let Ok(v) = HeaderValue::from_str(value) {
+            headers.insert(name, v);
+        }
+    };
+    put("x-wx-appid", &s.appid);
+    put("x-wx-openid", &s.openid);
+    put("x-wx-session-id", &s.session_id);
+    if let Some(unionid) = &s.unionid {
+        put("x-wx-unionid", unionid);
+    }
+    Ok((StatusCode::OK, headers))
+}

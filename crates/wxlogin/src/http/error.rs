@@ -1,0 +1,95 @@
+//! How a domain [`Error`] becomes an HTTP response: a fitting status and the
+//! body `{"error":{"code","message","wechat_errcode"?}}`. Logged once, here.
+
+use axum::Json;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use crate::domain::Error;
+
+/// The error envelope of every failed request.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorBody {
+    pub error: ErrorDetail,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorDetail {
+    /// Stable machine-readable code (see the README's table).
+    pub code: String,
+    /// For people; may change between versions.
+    pub message: String,
+    /// The WeChat errcode behind this error, when there was one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub wechat_errcode: Option<i64>,
+}
+
+pub fn status_of(error: &Error) -> StatusCode {
+    match error {
+        Error::InvalidRequest(_) | Error::InvalidCode { .. } | Error::UnknownApp => StatusCode::BAD_REQUEST,
+        Error::CodeUsed { .. } => StatusCode::CONFLICT,
+        Error::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+        Error::UserBlocked { .. } | Error::Forbidden => StatusCode::FORBIDDEN,
+        Error::UpstreamUnavailable { .. } => StatusCode::BAD_GATEWAY,
+        Error::UpstreamMisconfigured { .. } | Error::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+        Error::Unauthorized | Error::InvalidToken => StatusCode::UNAUTHORIZED,
+        Error::NotFound => StatusCode::NOT_FOUND,
+        Error::StoreUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+    }
+}
+
+/// A response error with an explicit status, for transport-level problems the
+/// domain does not know (body too large, wrong content type).
+pub struct HttpError {
+    pub status: StatusCode,
+    pub code: &'static str,
+    pub message: String,
+}
+
+impl IntoResponse for HttpError {
+    fn into_response(self) -> Response {
+        let body = ErrorBody {
+            error: ErrorDetail {
+                code: self.code.to_owned(),
+                message: self.message,
+                wechat_errcode: None,
+            },
+        };
+        (self.status, Json(body)).into_response()
+    }
+}
+
+impl IntoResponse for Error {
+    fn into_response(self) -> Response {
+        let status = status_of(&self);
+        if status.is_server_error() {
+            tracing::warn!(code = self.code(), wechat_errcode = self.wechat_errcode(), "request failed");
+        } else {
+            tracing::debug!(code = self.code(), "request refused");
+        }
+        let body = ErrorBody {
+            error: ErrorDetail {
+                code: self.code().to_owned(),
+                message: self.to_string(),
+                wechat_errcode: self.wechat_errcode(),
+            },
+        };
+        let mut response = (status, Json(body)).into_response();
+        let headers = response.headers_mut();
+        match &self {
+            Error::RateLimited { retry_after_secs, .. } => {
+                headers.insert(header::RETRY_AFTER, HeaderValue::from(*retry_after_secs));
+            }
+            Error::Unauthorized | Error::InvalidToken => {
+                headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+            }
+            Error::StoreUnavailable | Error::UpstreamUnavailable { .. } => {
+                headers.insert(header::RETRY_AFTER, HeaderValue::from(1u32));
+            }
+            _ => {}
+        }
+        response
+    }
+}

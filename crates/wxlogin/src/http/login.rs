@@ -1,0 +1,122 @@
+//! `POST /v1/login`: rate limits (per client IP, per app), then the domain's
+//! login flow.
+
+use std::net::IpAddr;
+use std::num::NonZeroU32;
+use std::sync::Arc;
+
+use axum::Json;
+use axum::extract::State;
+use governor::clock::{Clock as _, DefaultClock};
+use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::HttpState;
+use super::error::ErrorBody;
+use super::extract::{ApiJson, ClientIp};
+use crate::clock::rfc3339;
+use crate::config::RateLimits;
+use crate::domain::Error;
+use crate::telemetry;
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LoginRequest {
+    /// The mini program; optional when the service has a single app.
+    pub appid: Option<String>,
+    /// The code from `wx.login()`: 1..=128 of `[A-Za-z0-9_-]`.
+    pub code: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct LoginResponse {
+    /// Opaque session token (`wxl_…`); send as `Authorization: Bearer`.
+    pub token: String,
+    /// Always `Bearer`.
+    pub token_type: &'static str,
+    /// Absolute expiry (RFC 3339); the idle timeout may end it sooner.
+    pub expires_at: String,
+    pub appid: String,
+    pub openid: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub unionid: Option<String>,
+    /// True the first time this openid logs in to this app.
+    pub new_user: bool,
+}
+
+/// Keyed GCRA limiters for logins.
+pub struct LoginLimiter {
+    per_ip: DefaultKeyedRateLimiter<IpAddr>,
+    per_app: DefaultKeyedRateLimiter<String>,
+}
+
+impl LoginLimiter {
+    pub fn new(limits: RateLimits) -> Self {
+        let per_ip = NonZeroU32::new(limits.login_per_ip_per_minute).unwrap_or(NonZeroU32::MIN);
+        let per_app = NonZeroU32::new(limits.login_per_app_per_second).unwrap_or(NonZeroU32::MIN);
+        Self {
+            per_ip: RateLimiter::keyed(Quota::per_minute(per_ip)),
+            per_app: RateLimiter::keyed(Quota::per_second(per_app)),
+        }
+    }
+
+    fn check(&self, ip: IpAddr, appid: &str) -> Result<(), Error> {
+        let refused = |not_until: governor::NotUntil<_>| Error::RateLimited {
+            retry_after_secs: not_until.wait_time_from(DefaultClock::default().now()).as_secs().max(1),
+            wechat_errcode: None,
+        };
+        self.per_ip.check_key(&ip).map_err(refused)?;
+        self.per_app.check_key(&appid.to_owned()).map_err(refused)?;
+        Ok(())
+    }
+
+    /// Drop state of keys that are back to full capacity (called periodically).
+    pub fn shrink(&self) {
+        self.per_ip.retain_recent();
+        self.per_app.retain_recent();
+    }
+}
+
+/// Trade a `wx.login()` code for a session token.
+#[utoipa::path(
+    post,
+    path = "/v1/login",
+    tag = "mini program",
+    request_body = LoginRequest,
+    responses(
+        (status = 200, description = "Logged in (or the same code replayed within 5 minutes)", body = LoginResponse),
+        (status = 400, description = "invalid_code, unknown_app, invalid_request", body = ErrorBody),
+        (status = 403, description = "user_blocked", body = ErrorBody),
+        (status = 409, description = "code_used", body = ErrorBody),
+        (status = 429, description = "rate_limited", body = ErrorBody),
+        (status = 502, description = "upstream_unavailable", body = ErrorBody),
+        (status = 503, description = "store_unavailable", body = ErrorBody),
+    )
+)]
+pub async fn login(
+    State(state): State<Arc<HttpState>>,
+    ClientIp(ip): ClientIp,
+    ApiJson(request): ApiJson<LoginRequest>,
+) -> Result<Json<LoginResponse>, Error> {
+    let result = async {
+        let app = state.core.apps.resolve(request.appid.as_deref())?;
+        state.limiter.check(ip, app.appid.as_str())?;
+        state.core.login(Some(app.appid.as_str()), &request.code).await
+    }
+    .await;
+    telemetry::login_outcome(match &result {
+        Ok(_) => "ok",
+        Err(e) => e.code(),
+    });
+    let outcome = result?;
+    Ok(Json(LoginResponse {
+        token: outcome.token.expose_secret().to_owned(),
+        token_type: "Bearer",
+        expires_at: rfc3339(outcome.expires_at),
+        appid: outcome.appid,
+        openid: outcome.openid,
+        unionid: outcome.unionid,
+        new_user: outcome.new_user,
+    }))
+}

@@ -1,0 +1,134 @@
+//! The HTTP adapter: routes (mirroring DESIGN.md's API table), the OpenAPI
+//! document generated from the handlers, and the middleware stack (request
+//! ids, tracing without secrets, metrics, body limit).
+
+pub mod admin;
+pub mod backend;
+pub mod error;
+pub mod extract;
+pub mod login;
+pub mod ops;
+pub mod session;
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
+use axum::http::{HeaderName, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::Response;
+use metrics_exporter_prometheus::PrometheusHandle;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::sensitive_headers::SetSensitiveHeadersLayer;
+use tower_http::trace::TraceLayer;
+use utoipa::OpenApi;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+use utoipa_swagger_ui::SwaggerUi;
+
+use crate::config::ApiKey;
+use crate::domain::Core;
+use error::HttpError;
+pub use extract::WxSession;
+
+/// Largest request body accepted (our bodies are small JSON objects).
+pub const BODY_LIMIT: usize = 16 * 1024;
+
+/// Shared state of the handlers.
+pub struct HttpState {
+    pub core: Arc<Core>,
+    pub limiter: login::LoginLimiter,
+    pub admin_key: Option<ApiKey>,
+    pub service_key: Option<ApiKey>,
+    pub trust_forwarded_for: bool,
+    pub metrics: PrometheusHandle,
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "wxlogin", description = "Login service for WeChat Mini Programs"),
+    modifiers(&SecuritySchemes),
+    tags(
+        (name = "mini program", description = "Called by the mini program (Bearer session token)"),
+        (name = "backend", description = "Called by other backends and reverse proxies"),
+        (name = "operator", description = "Admin key"),
+        (name = "operations", description = "Health and metrics"),
+    )
+)]
+struct ApiDoc;
+
+struct SecuritySchemes;
+
+impl utoipa::Modify for SecuritySchemes {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        let bearer = || SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build());
+        components.add_security_scheme("bearer", bearer());
+        components.add_security_scheme("service_key", bearer());
+        components.add_security_scheme("admin_key", bearer());
+    }
+}
+
+/// The API routes and their OpenAPI document, without middleware: this is
+/// what an existing axum app nests.
+pub fn api(state: Arc<HttpState>) -> (Router, utoipa::openapi::OpenApi) {
+    let (router, openapi) = OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .routes(routes!(login::login))
+        .routes(routes!(session::get_session))
+        .routes(routes!(session::refresh))
+        .routes(routes!(session::logout))
+        .routes(routes!(backend::introspect))
+        .routes(routes!(backend::forward_auth))
+        .routes(routes!(admin::list_sessions, admin::revoke_sessions))
+        .routes(routes!(ops::healthz))
+        .routes(routes!(ops::readyz))
+        .routes(routes!(ops::metrics))
+        .split_for_parts();
+    (router.with_state(state), openapi)
+}
+
+/// The whole service: API + `/openapi.json` + `/docs` + middleware.
+pub fn router(state: Arc<HttpState>) -> Router {
+    let (api, openapi) = api(state);
+    let request_id = HeaderName::from_static("x-request-id");
+    api.merge(SwaggerUi::new("/docs").url("/openapi.json", openapi))
+        .fallback(not_found)
+        .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .layer(middleware::from_fn(record_metrics))
+        .layer(PropagateRequestIdLayer::new(request_id.clone()))
+        .layer(
+            TraceLayer::new_for_http().make_span_with(|request: &Request| {
+                let id = request
+                    .headers()
+                    .get("x-request-id")
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or_default();
+                // The path only: query strings never reach the logs.
+                tracing::info_span!("request", method = %request.method(), path = %request.uri().path(), request_id = %id)
+            }),
+        )
+        .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
+        .layer(SetSensitiveHeadersLayer::new([header::AUTHORIZATION, header::COOKIE]))
+}
+
+async fn not_found() -> HttpError {
+    HttpError {
+        status: StatusCode::NOT_FOUND,
+        code: "not_found",
+        message: "no such endpoint".into(),
+    }
+}
+
+async fn record_metrics(request: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
+    let method = request.method().to_string();
+    let response = next.run(request).await;
+    crate::telemetry::http_request(route, method, response.status().as_u16(), started.elapsed());
+    response
+}

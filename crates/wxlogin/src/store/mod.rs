@@ -1,0 +1,187 @@
+//! Storage, split by role: users (and their sealed session_keys), sessions, and
+//! login claims (single-flight and replay of a login code). The domain talks to
+//! these traits only; the backend is chosen once, from the store URL's scheme.
+//!
+//! Every implementation must pass the same conformance suite
+//! (`tests/store_conformance.rs`).
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+
+use crate::clock::UnixTime;
+use crate::domain::token::TokenHash;
+
+pub mod sqlite;
+
+/// A store failure. Messages never contain row contents.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The backend cannot be reached or refused the operation (disk full,
+    /// read-only file, connection lost): retryable, maps to 503.
+    #[error("store unavailable: {0}")]
+    Unavailable(String),
+    /// The URL or settings are unusable.
+    #[error("store misconfigured: {0}")]
+    Config(String),
+    /// A row could not be decoded: a bug or tampering.
+    #[error("store data is corrupt: {0}")]
+    Corrupt(String),
+}
+
+/// A user as the login writes it: the session_key arrives sealed, with a keyed
+/// fingerprint so the store can tell a rotation without decrypting anything.
+#[derive(Debug, Clone)]
+pub struct UserUpsert {
+    pub appid: String,
+    pub openid: String,
+    pub unionid: Option<String>,
+    pub sealed_session_key: Vec<u8>,
+    pub key_fingerprint: Vec<u8>,
+    pub now: UnixTime,
+    /// Until when the replaced key (if the key changed) stays usable.
+    pub previous_key_until: UnixTime,
+}
+
+/// A stored user.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserRecord {
+    pub appid: String,
+    pub openid: String,
+    pub unionid: Option<String>,
+    pub sealed_session_key: Vec<u8>,
+    pub sealed_previous_key: Option<Vec<u8>>,
+    pub previous_key_until: Option<UnixTime>,
+    pub created_at: UnixTime,
+    pub updated_at: UnixTime,
+}
+
+/// A session row. The token itself is never stored, only its hash.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionRecord {
+    pub id: String,
+    pub token_hash: TokenHash,
+    pub appid: String,
+    pub openid: String,
+    pub unionid: Option<String>,
+    pub created_at: UnixTime,
+    /// Absolute end of life.
+    pub expires_at: UnixTime,
+    /// Sliding idle deadline, pushed forward as the token is used.
+    pub idle_expires_at: UnixTime,
+    pub revoked_at: Option<UnixTime>,
+}
+
+impl SessionRecord {
+    pub fn is_active(&self, now: UnixTime) -> bool {
+        self.revoked_at.is_none() && now < self.expires_at && now < self.idle_expires_at
+    }
+}
+
+/// What a finished login leaves behind for replays of the same code.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LoginRecord {
+    pub session_id: String,
+    /// The token, sealed under the data key, so a replay can return it.
+    pub sealed_token: Vec<u8>,
+    pub openid: String,
+    pub unionid: Option<String>,
+    pub new_user: bool,
+    pub expires_at: UnixTime,
+}
+
+/// The state of a login code's claim.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ClaimState {
+    /// The caller owns the claim and must make the upstream call.
+    Acquired,
+    /// Another caller holds a live lease: wait and ask again.
+    Pending,
+    /// The code was already exchanged: this is the result.
+    Done(LoginRecord),
+    /// The code was refused upstream: this is the stable error code.
+    Failed(String),
+}
+
+/// A login claim request.
+#[derive(Debug, Clone, Copy)]
+pub struct Claim<'a> {
+    pub key: &'a [u8; 32],
+    pub appid: &'a str,
+    pub owner: &'a str,
+    pub now: UnixTime,
+    /// A holder that has not finished by then is presumed dead.
+    pub lease_until: UnixTime,
+    /// When the claim (and its replay answer) is forgotten.
+    pub expires_at: UnixTime,
+}
+
+#[async_trait]
+pub trait UserStore: Send + Sync {
+    /// Insert or update a user outside a login (admin key reset). The current key
+    /// becomes the previous one when the fingerprint differs.
+    async fn upsert_user(&self, user: &UserUpsert) -> Result<bool, StoreError>;
+    async fn get_user(&self, appid: &str, openid: &str) -> Result<Option<UserRecord>, StoreError>;
+}
+
+#[async_trait]
+pub trait SessionStore: Send + Sync {
+    async fn find_session(&self, hash: &TokenHash) -> Result<Option<SessionRecord>, StoreError>;
+    /// Push the idle deadline forward.
+    async fn touch_session(&self, id: &str, idle_expires_at: UnixTime) -> Result<(), StoreError>;
+    /// Revoke one session; false if it was already revoked or unknown.
+    async fn revoke_session(&self, id: &str, now: UnixTime) -> Result<bool, StoreError>;
+    /// Revoke `old_id` and create `new` atomically; false (and nothing created)
+    /// if `old_id` was no longer active.
+    async fn replace_session(&self, old_id: &str, new: &SessionRecord, now: UnixTime) -> Result<bool, StoreError>;
+    /// Active sessions of a user.
+    async fn list_sessions(&self, appid: &str, openid: &str, now: UnixTime) -> Result<Vec<SessionRecord>, StoreError>;
+    /// Revoke every session of a user; returns how many were active.
+    async fn revoke_all(&self, appid: &str, openid: &str, now: UnixTime) -> Result<u64, StoreError>;
+}
+
+#[async_trait]
+pub trait ClaimStore: Send + Sync {
+    /// Claim a login code, or learn who has it and what came of it.
+    async fn claim(&self, claim: &Claim<'_>) -> Result<ClaimState, StoreError>;
+    /// Commit a successful login atomically: upsert the user, create the session,
+    /// record the result on the claim. Fenced: if `owner` no longer holds the
+    /// claim, nothing is written and `Ok(None)` is returned. Otherwise returns
+    /// whether the user is new.
+    async fn complete_login(
+        &self,
+        claim: &Claim<'_>,
+        user: &UserUpsert,
+        session: &SessionRecord,
+        record: &LoginRecord,
+    ) -> Result<Option<bool>, StoreError>;
+    /// Record a definitive upstream refusal (fenced by owner).
+    async fn fail_claim(&self, key: &[u8; 32], owner: &str, error_code: &str) -> Result<(), StoreError>;
+    /// Give the claim up (transient failure) so a retry may try again.
+    async fn release_claim(&self, key: &[u8; 32], owner: &str) -> Result<(), StoreError>;
+}
+
+/// Everything the service needs from storage.
+#[async_trait]
+pub trait Store: UserStore + SessionStore + ClaimStore {
+    /// Readiness: a cheap round trip.
+    async fn ping(&self) -> Result<(), StoreError>;
+    /// Delete expired claims and long-dead sessions; returns rows removed.
+    async fn purge_expired(&self, now: UnixTime) -> Result<u64, StoreError>;
+}
+
+/// Open the store named by `url`: `sqlite://path`, `sqlite::memory:`.
+/// Migrations run when `migrate` is true.
+pub async fn open(url: &str, migrate: bool) -> Result<Arc<dyn Store>, StoreError> {
+    if url.starts_with("sqlite:") {
+        let store = sqlite::SqliteStore::connect(url).await?;
+        if migrate {
+            store.migrate().await?;
+        }
+        return Ok(Arc::new(store));
+    }
+    let scheme = url.split(':').next().unwrap_or_default();
+    Err(StoreError::Config(format!(
+        "unsupported store scheme `{scheme}:` (supported: sqlite:)"
+    )))
+}

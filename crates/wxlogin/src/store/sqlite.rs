@@ -1,0 +1,415 @@
+//! SQLite store: one file, zero setup, for a single instance. WAL journal,
+//! `synchronous = FULL` (an acknowledged login survives a crash or power cut),
+//! embedded migrations. `sqlite::memory:` gives a private in-memory database.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePoolOptions, SqliteRow,
+    SqliteSynchronous,
+};
+use sqlx::{Row, SqlitePool};
+
+use super::{
+    Claim, ClaimState, ClaimStore, LoginRecord, SessionRecord, SessionStore, Store, StoreError,
+    UserRecord, UserStore, UserUpsert,
+};
+use crate::clock::UnixTime;
+use crate::domain::token::TokenHash;
+
+pub struct SqliteStore {
+    pool: SqlitePool,
+}
+
+fn unavailable(e: sqlx::Error) -> StoreError {
+    // sqlx's Display for database errors is the engine's message (no row data).
+    StoreError::Unavailable(e.to_string())
+}
+
+fn corrupt(e: sqlx::Error) -> StoreError {
+    StoreError::Corrupt(e.to_string())
+}
+
+impl SqliteStore {
+    pub async fn connect(url: &str) -> Result<Self, StoreError> {
+        let memory = url.contains(":memory:") || url.contains("mode=memory");
+        let options = SqliteConnectOptions::from_str(url)
+            .map_err(|e| StoreError::Config(format!("bad sqlite URL: {e}")))?
+            .create_if_missing(true)
+            .foreign_keys(true)
+            .busy_timeout(Duration::from_secs(5))
+            .synchronous(SqliteSynchronous::Full);
+        let options = if memory {
+            options
+        } else {
+            options.journal_mode(SqliteJournalMode::Wal)
+        };
+        // An in-memory database lives in one connection: keep exactly one, forever.
+        let pool_options = if memory {
+            SqlitePoolOptions::new()
+                .max_connections(1)
+                .min_connections(1)
+                .idle_timeout(None)
+                .max_lifetime(None)
+        } else {
+            SqlitePoolOptions::new().max_connections(8)
+        };
+        let pool = pool_options
+            .acquire_timeout(Duration::from_secs(5))
+            .connect_with(options)
+            .await
+            .map_err(|e| StoreError::Unavailable(format!("cannot open sqlite database: {e}")))?;
+        Ok(Self { pool })
+    }
+
+    pub async fn migrate(&self) -> Result<(), StoreError> {
+        sqlx::migrate!("migrations/sqlite")
+            .run(&self.pool)
+            .await
+            .map_err(|e| StoreError::Unavailable(format!("migration failed: {e}")))
+    }
+}
+
+fn session_from_row(row: &SqliteRow) -> Result<SessionRecord, StoreError> {
+    let hash: Vec<u8> = row.try_get("token_hash").map_err(corrupt)?;
+    let hash: [u8; 32] = hash
+        .try_into()
+        .map_err(|_| StoreError::Corrupt("token_hash is not 32 bytes".into()))?;
+    Ok(SessionRecord {
+        id: row.try_get("id").map_err(corrupt)?,
+        token_hash: TokenHash(hash),
+        appid: row.try_get("appid").map_err(corrupt)?,
+        openid: row.try_get("openid").map_err(corrupt)?,
+        unionid: row.try_get("unionid").map_err(corrupt)?,
+        created_at: row.try_get("created_at").map_err(corrupt)?,
+        expires_at: row.try_get("expires_at").map_err(corrupt)?,
+        idle_expires_at: row.try_get("idle_expires_at").map_err(corrupt)?,
+        revoked_at: row.try_get("revoked_at").map_err(corrupt)?,
+    })
+}
+
+/// Upsert a user inside the caller's transaction; returns whether it is new.
+async fn upsert_user_in(conn: &mut SqliteConnection, u: &UserUpsert) -> Result<bool, StoreError> {
+    let exists = sqlx::query("SELECT 1 FROM users WHERE appid = ?1 AND openid = ?2")
+        .bind(&u.appid)
+        .bind(&u.openid)
+        .fetch_optional(&mut *conn)
+        .await
+        .map_err(unavailable)?
+        .is_some();
+    sqlx::query(
+        "INSERT INTO users (appid, openid, unionid, session_key, key_fp, created_at, updated_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6)
+         ON CONFLICT (appid, openid) DO UPDATE SET
+           unionid = COALESCE(excluded.unionid, users.unionid),
+           prev_session_key = CASE WHEN users.key_fp <> excluded.key_fp
+                                   THEN users.session_key ELSE users.prev_session_key END,
+           prev_key_until   = CASE WHEN users.key_fp <> excluded.key_fp
+                                   THEN ?7 ELSE users.prev_key_until END,
+           session_key = excluded.session_key,
+           key_fp = excluded.key_fp,
+           updated_at = excluded.updated_at",
+    )
+    .bind(&u.appid)
+    .bind(&u.openid)
+    .bind(&u.unionid)
+    .bind(&u.sealed_session_key)
+    .bind(&u.key_fingerprint)
+    .bind(u.now)
+    .bind(u.previous_key_until)
+    .execute(&mut *conn)
+    .await
+    .map_err(unavailable)?;
+    Ok(!exists)
+}
+
+async fn insert_session_in(conn: &mut SqliteConnection, s: &SessionRecord) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO sessions (id, token_hash, appid, openid, unionid, created_at, expires_at, idle_expires_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+    )
+    .bind(&s.id)
+    .bind(&s.token_hash.0[..])
+    .bind(&s.appid)
+    .bind(&s.openid)
+    .bind(&s.unionid)
+    .bind(s.created_at)
+    .bind(s.expires_at)
+    .bind(s.idle_expires_at)
+    .execute(&mut *conn)
+    .await
+    .map_err(unavailable)?;
+    Ok(())
+}
+
+#[async_trait]
+impl UserStore for SqliteStore {
+    async fn upsert_user(&self, user: &UserUpsert) -> Result<bool, StoreError> {
+        let mut tx = self.pool.begin().await.map_err(unavailable)?;
+        let new = upsert_user_in(&mut tx, user).await?;
+        tx.commit().await.map_err(unavailable)?;
+        Ok(new)
+    }
+
+    async fn get_user(&self, appid: &str, openid: &str) -> Result<Option<UserRecord>, StoreError> {
+        let row = sqlx::query(
+            "SELECT appid, openid, unionid, session_key, prev_session_key, prev_key_until, created_at, updated_at
+             FROM users WHERE appid = ?1 AND openid = ?2",
+        )
+        .bind(appid)
+        .bind(openid)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(unavailable)?;
+        row.map(|row| {
+            Ok(UserRecord {
+                appid: row.try_get("appid").map_err(corrupt)?,
+                openid: row.try_get("openid").map_err(corrupt)?,
+                unionid: row.try_get("unionid").map_err(corrupt)?,
+                sealed_session_key: row.try_get("session_key").map_err(corrupt)?,
+                sealed_previous_key: row.try_get("prev_session_key").map_err(corrupt)?,
+                previous_key_until: row.try_get("prev_key_until").map_err(corrupt)?,
+                created_at: row.try_get("created_at").map_err(corrupt)?,
+                updated_at: row.try_get("updated_at").map_err(corrupt)?,
+            })
+        })
+        .transpose()
+    }
+}
+
+#[async_trait]
+impl SessionStore for SqliteStore {
+    async fn find_session(&self, hash: &TokenHash) -> Result<Option<SessionRecord>, StoreError> {
+        let row = sqlx::query(
+            "SELECT id, token_hash, appid, openid, unionid, created_at, expires_at, idle_expires_at, revoked_at
+             FROM sessions WHERE token_hash = ?1",
+        )
+        .bind(&hash.0[..])
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(unavailable)?;
+        row.as_ref().map(session_from_row).transpose()
+    }
+
+    async fn touch_session(&self, id: &str, idle_expires_at: UnixTime) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE sessions SET idle_expires_at = ?2
+             WHERE id = ?1 AND revoked_at IS NULL AND idle_expires_at < ?2",
+        )
+        .bind(id)
+        .bind(idle_expires_at)
+        .execute(&self.pool)
+        .await
+        .map_err(unavailable)?;
+        Ok(())
+    }
+
+    async fn revoke_session(&self, id: &str, now: UnixTime) -> Result<bool, StoreError> {
+        let done = sqlx::query("UPDATE sessions SET revoked_at = ?2 WHERE id = ?1 AND revoked_at IS NULL")
+            .bind(id)
+            .bind(now)
+            .execute(&self.pool)
+            .await
+            .map_err(unavailable)?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn replace_session(&self, old_id: &str, new: &SessionRecord, now: UnixTime) -> Result<bool, StoreError> {
+        let mut tx = self.pool.begin().await.map_err(unavailable)?;
+        let revoked = sqlx::query(
+            "UPDATE sessions SET revoked_at = ?2
+             WHERE id = ?1 AND revoked_at IS NULL AND expires_at > ?2 AND idle_expires_at > ?2",
+        )
+        .bind(old_id)
+        .bind(now)
+        .execute(&mut *tx)
+        .await
+        .map_err(unavailable)?;
+        if revoked.rows_affected() != 1 {
+            return Ok(false);
+        }
+        insert_session_in(&mut tx, new).await?;
+        tx.commit().await.map_err(unavailable)?;
+        Ok(true)
+    }
+
+    async fn list_sessions(&self, appid: &str, openid: &str, now: UnixTime) -> Result<Vec<SessionRecord>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT id, token_hash, appid, openid, unionid, created_at, expires_at, idle_expires_at, revoked_at
+             FROM sessions
+             WHERE appid = ?1 AND openid = ?2 AND revoked_at IS NULL
+               AND expires_at > ?3 AND idle_expires_at > ?3
+             ORDER BY created_at, id",
+        )
+        .bind(appid)
+        .bind(openid)
+        .bind(now)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(unavailable)?;
+        rows.iter().map(session_from_row).collect()
+    }
+
+    async fn revoke_all(&self, appid: &str, openid: &str, now: UnixTime) -> Result<u64, StoreError> {
+        let done = sqlx::query(
+            "UPDATE sessions SET revoked_at = ?3
+             WHERE appid = ?1 AND openid = ?2 AND revoked_at IS NULL
+               AND expires_at > ?3 AND idle_expires_at > ?3",
+        )
+        .bind(appid)
+        .bind(openid)
+        .bind(now)
+        .execute(&self.pool)
+        .await
+        .map_err(unavailable)?;
+        Ok(done.rows_affected())
+    }
+}
+
+#[async_trait]
+impl ClaimStore for SqliteStore {
+    async fn claim(&self, c: &Claim<'_>) -> Result<ClaimState, StoreError> {
+        // Take the claim if it is free, forgotten, or its holder's lease ran out.
+        sqlx::query(
+            "INSERT INTO login_claims (claim_key, appid, state, owner, lease_until, expires_at)
+             VALUES (?1, ?2, 'pending', ?3, ?4, ?5)
+             ON CONFLICT (claim_key) DO UPDATE SET
+               state = 'pending', owner = excluded.owner, lease_until = excluded.lease_until,
+               expires_at = excluded.expires_at, error_code = NULL, session_id = NULL,
+               sealed_token = NULL, openid = NULL, unionid = NULL, new_user = NULL
+             WHERE login_claims.expires_at <= ?6
+                OR (login_claims.state = 'pending' AND login_claims.lease_until <= ?6)",
+        )
+        .bind(&c.key[..])
+        .bind(c.appid)
+        .bind(c.owner)
+        .bind(c.lease_until)
+        .bind(c.expires_at)
+        .bind(c.now)
+        .execute(&self.pool)
+        .await
+        .map_err(unavailable)?;
+        let row = sqlx::query(
+            "SELECT state, owner, error_code, session_id, sealed_token, openid, unionid, new_user, expires_at
+             FROM login_claims WHERE claim_key = ?1",
+        )
+        .bind(&c.key[..])
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(unavailable)?
+        .ok_or_else(|| StoreError::Corrupt("claim vanished after insert".into()))?;
+        let state: String = row.try_get("state").map_err(corrupt)?;
+        let owner: String = row.try_get("owner").map_err(corrupt)?;
+        match state.as_str() {
+            "pending" if owner == c.owner => Ok(ClaimState::Acquired),
+            "pending" => Ok(ClaimState::Pending),
+            "failed" => Ok(ClaimState::Failed(
+                row.try_get::<Option<String>, _>("error_code")
+                    .map_err(corrupt)?
+                    .unwrap_or_default(),
+            )),
+            "done" => {
+                let field = |name: &'static str| StoreError::Corrupt(format!("done claim without {name}"));
+                Ok(ClaimState::Done(LoginRecord {
+                    session_id: row.try_get::<Option<String>, _>("session_id").map_err(corrupt)?.ok_or_else(|| field("session_id"))?,
+                    sealed_token: row.try_get::<Option<Vec<u8>>, _>("sealed_token").map_err(corrupt)?.ok_or_else(|| field("sealed_token"))?,
+                    openid: row.try_get::<Option<String>, _>("openid").map_err(corrupt)?.ok_or_else(|| field("openid"))?,
+                    unionid: row.try_get("unionid").map_err(corrupt)?,
+                    new_user: row.try_get::<Option<bool>, _>("new_user").map_err(corrupt)?.unwrap_or(false),
+                    expires_at: row.try_get("expires_at").map_err(corrupt)?,
+                }))
+            }
+            other => Err(StoreError::Corrupt(format!("unknown claim state {other}"))),
+        }
+    }
+
+    async fn complete_login(
+        &self,
+        c: &Claim<'_>,
+        user: &UserUpsert,
+        session: &SessionRecord,
+        record: &LoginRecord,
+    ) -> Result<Option<bool>, StoreError> {
+        let mut tx = self.pool.begin().await.map_err(unavailable)?;
+        // The fencing write comes first: it also takes SQLite's write lock, so the
+        // transaction never has to upgrade from a read lock.
+        let fenced = sqlx::query(
+            "UPDATE login_claims SET state = 'done', session_id = ?3, sealed_token = ?4,
+               openid = ?5, unionid = ?6
+             WHERE claim_key = ?1 AND owner = ?2 AND state = 'pending'",
+        )
+        .bind(&c.key[..])
+        .bind(c.owner)
+        .bind(&record.session_id)
+        .bind(&record.sealed_token)
+        .bind(&record.openid)
+        .bind(&record.unionid)
+        .execute(&mut *tx)
+        .await
+        .map_err(unavailable)?;
+        if fenced.rows_affected() != 1 {
+            return Ok(None);
+        }
+        let new_user = upsert_user_in(&mut tx, user).await?;
+        sqlx::query("UPDATE login_claims SET new_user = ?2 WHERE claim_key = ?1")
+            .bind(&c.key[..])
+            .bind(new_user)
+            .execute(&mut *tx)
+            .await
+            .map_err(unavailable)?;
+        insert_session_in(&mut tx, session).await?;
+        tx.commit().await.map_err(unavailable)?;
+        Ok(Some(new_user))
+    }
+
+    async fn fail_claim(&self, key: &[u8; 32], owner: &str, error_code: &str) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE login_claims SET state = 'failed', error_code = ?3
+             WHERE claim_key = ?1 AND owner = ?2 AND state = 'pending'",
+        )
+        .bind(&key[..])
+        .bind(owner)
+        .bind(error_code)
+        .execute(&self.pool)
+        .await
+        .map_err(unavailable)?;
+        Ok(())
+    }
+
+    async fn release_claim(&self, key: &[u8; 32], owner: &str) -> Result<(), StoreError> {
+        sqlx::query("DELETE FROM login_claims WHERE claim_key = ?1 AND owner = ?2 AND state = 'pending'")
+            .bind(&key[..])
+            .bind(owner)
+            .execute(&self.pool)
+            .await
+            .map_err(unavailable)?;
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    async fn ping(&self) -> Result<(), StoreError> {
+        sqlx::query("SELECT 1").execute(&self.pool).await.map_err(unavailable)?;
+        Ok(())
+    }
+
+    async fn purge_expired(&self, now: UnixTime) -> Result<u64, StoreError> {
+        let claims = sqlx::query("DELETE FROM login_claims WHERE expires_at <= ?1")
+            .bind(now)
+            .execute(&self.pool)
+            .await
+            .map_err(unavailable)?;
+        // Keep dead sessions a day so "revoked" stays distinguishable from
+        // "unknown" in logs for a while.
+        let sessions = sqlx::query("DELETE FROM sessions WHERE expires_at <= ?1 OR idle_expires_at <= ?1 OR revoked_at <= ?1")
+            .bind(now - 86_400)
+            .execute(&self.pool)
+            .await
+            .map_err(unavailable)?;
+        Ok(claims.rows_affected() + sessions.rows_affected())
+    }
+}
+

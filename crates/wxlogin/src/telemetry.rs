@@ -1,0 +1,84 @@
+//! Logs and metrics. Logs go through `tracing` (text or JSON); metrics through
+//! the `metrics` facade into one process-wide Prometheus recorder that
+//! `/metrics` renders. Nothing recorded here carries a secret: labels are
+//! routes, statuses, outcomes and errcodes.
+
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+use tracing_subscriber::EnvFilter;
+use tracing_subscriber::fmt::format::FmtSpan;
+
+/// Log output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    #[default]
+    Text,
+    Json,
+}
+
+/// Install the global subscriber (once; later calls are no-ops). `RUST_LOG`
+/// overrides `default_filter`.
+pub fn init_logging(format: LogFormat, default_filter: &str) {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_filter));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_span_events(FmtSpan::NONE);
+    let _ = match format {
+        LogFormat::Text => builder.try_init(),
+        LogFormat::Json => builder.json().flatten_event(true).try_init(),
+    };
+}
+
+/// The process-wide Prometheus recorder, installed on first use. Every
+/// `Application` in the process (tests run several) shares it.
+pub fn metrics_handle() -> PrometheusHandle {
+    static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+    HANDLE
+        .get_or_init(|| {
+            let buckets = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0];
+            let recorder = PrometheusBuilder::new()
+                .set_buckets_for_metric(Matcher::Suffix("_seconds".into()), &buckets)
+                .map(PrometheusBuilder::build_recorder)
+                .unwrap_or_else(|_| PrometheusBuilder::new().build_recorder());
+            let handle = recorder.handle();
+            // Another recorder may already be installed by an embedding program;
+            // then our handle renders only what we record through it.
+            let _ = metrics::set_global_recorder(recorder);
+            let upkeep = handle.clone();
+            if let Ok(rt) = tokio::runtime::Handle::try_current() {
+                rt.spawn(async move {
+                    loop {
+                        tokio::time::sleep(Duration::from_secs(5)).await;
+                        upkeep.run_upkeep();
+                    }
+                });
+            }
+            handle
+        })
+        .clone()
+}
+
+pub fn login_outcome(outcome: &'static str) {
+    metrics::counter!("wxlogin_logins_total", "outcome" => outcome).increment(1);
+}
+
+pub fn upstream_error(errcode: Option<i64>) {
+    let label = errcode.map_or_else(|| "transport".to_owned(), |c| c.to_string());
+    metrics::counter!("wxlogin_upstream_errors_total", "errcode" => label).increment(1);
+}
+
+pub fn upstream_latency(endpoint: &'static str, elapsed: Duration) {
+    metrics::histogram!("wxlogin_upstream_duration_seconds", "endpoint" => endpoint)
+        .record(elapsed.as_secs_f64());
+}
+
+pub fn http_request(route: String, method: String, status: u16, elapsed: Duration) {
+    let status = status.to_string();
+    metrics::counter!("wxlogin_http_requests_total", "route" => route.clone(), "method" => method.clone(), "status" => status)
+        .increment(1);
+    metrics::histogram!("wxlogin_http_request_duration_seconds", "route" => route, "method" => method)
+        .record(elapsed.as_secs_f64());
+}

@@ -1,0 +1,187 @@
+//! `spawn_app()`: a simulator and a service on port 0, a temporary SQLite
+//! file, a manual clock, and a typed handle to drive them.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use reqwest::StatusCode;
+use secrecy::SecretString;
+use serde_json::{Value, json};
+use tempfile::TempDir;
+use tokio::sync::oneshot;
+use wechat_sim::{AppSpec, SimEndpoint, SimHandle, Simulator, UserSpec};
+use wxlogin::clock::ManualClock;
+use wxlogin::config::{AppSettings, Settings};
+use wxlogin::domain::DataKey;
+use wxlogin::Application;
+
+pub const APP_A: &str = "wx4f4bc4dec97d474b";
+pub const APP_B: &str = "wx1111111111111111";
+pub const SECRET_A: &str = "secret-of-app-a-0123456789abcdef";
+pub const SECRET_B: &str = "secret-of-app-b-0123456789abcdef";
+pub const ADMIN_KEY: &str = "admin-key-0123456789-abcdefghij";
+pub const SERVICE_KEY: &str = "service-key-0123456789-abcdefgh";
+
+pub struct TestApp {
+    pub address: String,
+    pub sim: SimHandle,
+    pub clock: ManualClock,
+    pub http: reqwest::Client,
+    pub dir: TempDir,
+    pub settings: Settings,
+    stop: Option<oneshot::Sender<()>>,
+    server: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
+}
+
+pub fn http_client() -> reqwest::Client {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::builder().build().unwrap()
+}
+
+/// A service with two apps (A bound to an Open Platform account, B not).
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(|_| {}).await
+}
+
+pub async fn spawn_app_with(tweak: impl FnOnce(&mut Settings)) -> TestApp {
+    let sim = Simulator::new();
+    for (appid, secret, bound) in [(APP_A, SECRET_A, true), (APP_B, SECRET_B, false)] {
+        sim.add_app(AppSpec {
+            appid: appid.into(),
+            secret: secret.into(),
+            bound_to_open_platform: bound,
+            ip_whitelist: false,
+        });
+    }
+    let sim = sim.spawn().await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let mut settings = Settings {
+        listen: "127.0.0.1:0".into(),
+        store: format!("sqlite://{}", dir.path().join("wxlogin.db").display()),
+        data_key: Some(SecretString::from(DataKey::generate_text())),
+        admin_key: Some(SecretString::from(ADMIN_KEY)),
+        service_key: Some(SecretString::from(SERVICE_KEY)),
+        wechat_base_url: sim.base_url(),
+        upstream_timeout_ms: 2000,
+        apps: [(APP_A, SECRET_A), (APP_B, SECRET_B)]
+            .into_iter()
+            .map(|(appid, secret)| AppSettings {
+                appid: appid.into(),
+                secret: Some(SecretString::from(secret)),
+                secret_file: None,
+            })
+            .collect(),
+        ..Settings::default()
+    };
+    settings.rate_limits.login_per_ip_per_minute = 10_000;
+    tweak(&mut settings);
+    let clock = ManualClock::new();
+    let mut app = TestApp {
+        address: String::new(),
+        sim,
+        clock,
+        http: http_client(),
+        dir,
+        settings,
+        stop: None,
+        server: None,
+    };
+    app.start().await;
+    app
+}
+
+impl TestApp {
+    async fn start(&mut self) {
+        let config = self.settings.clone().validate().unwrap();
+        let app = Application::build_with_clock(config, Arc::new(self.clock.clone()))
+            .await
+            .unwrap();
+        self.address = format!("http://127.0.0.1:{}", app.port());
+        let (tx, rx) = oneshot::channel();
+        self.stop = Some(tx);
+        self.server = Some(tokio::spawn(app.run_until(async {
+            let _ = rx.await;
+        })));
+    }
+
+    /// Stop the service and start a new one on the same database file.
+    pub async fn restart(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(server) = self.server.take() {
+            server.await.unwrap().unwrap();
+        }
+        self.start().await;
+    }
+
+    pub fn sim(&self) -> &Simulator {
+        self.sim.sim()
+    }
+
+    pub fn db_path(&self) -> PathBuf {
+        self.dir.path().join("wxlogin.db")
+    }
+
+    /// A new simulator user of `appid`.
+    pub fn new_user(&self, appid: &str) -> String {
+        self.sim().add_user(appid, UserSpec::default()).unwrap()
+    }
+
+    /// Play `wx.login()` for a user.
+    pub fn code_for(&self, appid: &str, openid: &str) -> String {
+        self.sim().mint_login_code(appid, openid).unwrap()
+    }
+
+    pub fn code2session_calls(&self) -> u64 {
+        self.sim().calls(SimEndpoint::Code2Session)
+    }
+
+    pub async fn post_login(&self, body: Value) -> reqwest::Response {
+        self.http
+            .post(format!("{}/v1/login", self.address))
+            .json(&body)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// Log a user of `appid` in; returns (token, openid, response body).
+    pub async fn login(&self, appid: &str) -> (String, String, Value) {
+        let openid = self.new_user(appid);
+        let code = self.code_for(appid, &openid);
+        let response = self.post_login(json!({"appid": appid, "code": code})).await;
+        assert_eq!(response.status(), StatusCode::OK);
+        let body: Value = response.json().await.unwrap();
+        (body["token"].as_str().unwrap().to_owned(), openid, body)
+    }
+
+    pub async fn get_bearer(&self, path: &str, token: &str) -> reqwest::Response {
+        self.http
+            .get(format!("{}{path}", self.address))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn post_bearer(&self, path: &str, token: &str) -> reqwest::Response {
+        self.http
+            .post(format!("{}{path}", self.address))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn session_status(&self, token: &str) -> StatusCode {
+        self.get_bearer("/v1/session", token).await.status()
+    }
+}
+
+/// The stable error code of an error response.
+pub async fn error_code(response: reqwest::Response) -> (StatusCode, String) {
+    let status = response.status();
+    let body: Value = response.json().await.unwrap();
+    (status, body["error"]["code"].as_str().unwrap_or_default().to_owned())
+}

@@ -1,0 +1,162 @@
+//! Secrets never leak: not into the database file, not into TRACE logs, not
+//! into Debug output.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+use crate::helpers::*;
+
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    !needle.is_empty() && haystack.windows(needle.len()).any(|w| w == needle)
+}
+
+#[tokio::test]
+async fn the_raw_sqlite_files_hold_no_session_key_and_no_token() {
+    let app = spawn_app().await;
+    let mut secrets: Vec<Vec<u8>> = Vec::new();
+    for _ in 0..3 {
+        let (token, openid, _) = app.login(APP_A).await;
+        let key = app.sim().session_key(APP_A, &openid).unwrap();
+        use base64::Engine as _;
+        let raw = base64::engine::general_purpose::STANDARD.decode(&key).unwrap();
+        secrets.extend([token.into_bytes(), key.into_bytes(), raw]);
+    }
+    // The same user again: the rotated-out key is kept (sealed) as the previous key.
+    let (token, openid, _) = app.login(APP_B).await;
+    let old_key = app.sim().session_key(APP_B, &openid).unwrap();
+    app.post_login(json!({"appid": APP_B, "code": app.code_for(APP_B, &openid)})).await;
+    secrets.extend([token.into_bytes(), old_key.into_bytes(), SECRET_A.into(), SECRET_B.into()]);
+    let mut bytes = Vec::new();
+    for suffix in ["", "-wal", "-shm"] {
+        let path = format!("{}{suffix}", app.db_path().display());
+        if let Ok(b) = std::fs::read(&path) {
+            bytes.extend(b);
+        }
+    }
+    assert!(bytes.len() > 4096, "the database was read");
+    assert!(contains(&bytes, APP_A.as_bytes()), "sanity: plain identifiers are there");
+    for secret in &secrets {
+        assert!(!contains(&bytes, secret), "a secret is stored in plain text");
+    }
+}
+
+/// Runs the real binary with `RUST_LOG=trace` through a full session and greps
+/// everything it printed.
+#[tokio::test]
+async fn trace_logs_of_a_full_session_contain_no_secret() {
+    let sim_app = spawn_app().await; // only for its simulator
+    let dir = tempfile::tempdir().unwrap();
+    let data_key = wxlogin::domain::DataKey::generate_text();
+    std::fs::write(dir.path().join("data.key"), &data_key).unwrap();
+    std::fs::write(dir.path().join("secret.txt"), SECRET_A).unwrap();
+    let config = format!(
+        r#"listen = "127.0.0.1:0"
+store = "sqlite://{db}"
+data_key_file = "{dir}/data.key"
+admin_key = "{ADMIN_KEY}"
+service_key = "{SERVICE_KEY}"
+wechat_base_url = "{sim}"
+[[apps]]
+appid = "{APP_A}"
+secret_file = "{dir}/secret.txt"
+"#,
+        db = dir.path().join("w.db").display(),
+        dir = dir.path().display(),
+        sim = sim_app.sim.base_url(),
+    );
+    std::fs::write(dir.path().join("wxlogin.toml"), config).unwrap();
+    let log_path = dir.path().join("log.txt");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_wxlogin"))
+        .args(["serve", "--config"])
+        .arg(dir.path().join("wxlogin.toml"))
+        .env("RUST_LOG", "trace")
+        .env_remove("WXLOGIN_APPID")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Both streams go to one log file; the listening address is read from it.
+    let (tx, rx) = std::sync::mpsc::channel::<String>();
+    for stream in [Box::new(child.stdout.take().unwrap()) as Box<dyn std::io::Read + Send>, Box::new(child.stderr.take().unwrap())] {
+        let tx = tx.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stream).lines().map_while(Result::ok) {
+                let _ = tx.send(line);
+            }
+        });
+    }
+    let mut log = String::new();
+    let address = loop {
+        let line = rx.recv_timeout(Duration::from_secs(30)).expect("service started");
+        log.push_str(&line);
+        log.push('\n');
+        if line.contains("wxlogin listening") {
+            let start = line.find("127.0.0.1:").unwrap();
+            let addr: String = line[start..].chars().take_while(|c| c.is_ascii_digit() || *c == '.' || *c == ':').collect();
+            break format!("http://{addr}");
+        }
+    };
+    let http = http_client();
+    let openid = sim_app.new_user(APP_A);
+    let code = sim_app.code_for(APP_A, &openid);
+    let login: Value = http.post(format!("{address}/v1/login")).json(&json!({"code": code})).send().await.unwrap().json().await.unwrap();
+    let token = login["token"].as_str().unwrap().to_owned();
+    let session_key = sim_app.sim().session_key(APP_A, &openid).unwrap();
+    let replay = http.post(format!("{address}/v1/login")).json(&json!({"code": code})).send().await.unwrap();
+    assert_eq!(replay.status(), StatusCode::OK);
+    assert_eq!(http.get(format!("{address}/v1/session")).bearer_auth(&token).send().await.unwrap().status(), StatusCode::OK);
+    http.get(format!("{address}/v1/auth")).bearer_auth(&token).send().await.unwrap();
+    http.post(format!("{address}/v1/introspect")).bearer_auth(SERVICE_KEY).json(&json!({"token": token})).send().await.unwrap();
+    http.get(format!("{address}/v1/admin/users/{APP_A}/{openid}/sessions")).bearer_auth(ADMIN_KEY).send().await.unwrap();
+    let refreshed: Value = http.post(format!("{address}/v1/session/refresh")).bearer_auth(&token).send().await.unwrap().json().await.unwrap();
+    let token2 = refreshed["token"].as_str().unwrap().to_owned();
+    http.post(format!("{address}/v1/logout")).bearer_auth(&token2).send().await.unwrap();
+    http.get(format!("{address}/v1/session")).bearer_auth(&token).send().await.unwrap();
+    http.post(format!("{address}/v1/login")).json(&json!({"code": "051v0m000ObAyK19vV1005SDWf0v0m0s"})).send().await.unwrap();
+    http.post(format!("{address}/v1/introspect")).bearer_auth("wrong-key-and-long-enough").json(&json!({"token": token})).send().await.unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let _ = child.kill();
+    let _ = child.wait();
+    while let Ok(line) = rx.recv_timeout(Duration::from_millis(500)) {
+        log.push_str(&line);
+        log.push('\n');
+    }
+    std::fs::write(&log_path, &log).unwrap();
+    assert!(log.lines().count() > 20, "TRACE logging was on:\n{log}");
+    assert!(log.contains("/v1/login"), "requests were logged");
+    let secrets = [SECRET_A, &data_key, &session_key, &token, &token2, ADMIN_KEY, SERVICE_KEY, &code, "wrong-key-and-long-enough"];
+    for secret in secrets {
+        assert!(!log.contains(secret), "a secret leaked into the logs (see {})", log_path.display());
+    }
+}
+
+#[test]
+fn debug_output_of_config_and_errors_is_redacted() {
+    let mut settings = wxlogin::Settings::default();
+    settings.data_key = Some(wxlogin::domain::DataKey::generate_text().into());
+    let data_key = secrecy::ExposeSecret::expose_secret(settings.data_key.as_ref().unwrap()).to_owned();
+    settings.admin_key = Some(ADMIN_KEY.to_owned().into());
+    settings.apps = vec![wxlogin::config::AppSettings {
+        appid: APP_A.into(),
+        secret: Some(SECRET_A.to_owned().into()),
+        secret_file: None,
+    }];
+    let raw = format!("{settings:?}");
+    let config = settings.validate().unwrap();
+    let validated = format!("{config:?}");
+    let token = wxlogin::domain::token::SessionToken::generate();
+    let printed = format!("{raw} {validated} {token:?} {token}");
+    for secret in [SECRET_A, ADMIN_KEY, &data_key, token.expose_secret()] {
+        assert!(!printed.contains(secret), "{printed}");
+    }
+    let bad = wxlogin::Settings {
+        data_key: Some("not-a-key".to_owned().into()),
+        ..Default::default()
+    };
+    let message = bad.validate().unwrap_err().to_string();
+    assert!(message.contains("data_key") && !message.contains("not-a-key"), "{message}");
+}

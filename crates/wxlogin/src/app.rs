@@ -27,6 +27,29 @@ pub enum StartupError {
     },
 }
 
+/// Open the store (running migrations) and build the handlers' state. For
+/// embedding: nest `http::router(state)` in your own axum app, and use
+/// `state.core` with the [`crate::WxSession`] extractor.
+pub async fn build_state(config: &Config, clock: Arc<dyn Clock>) -> Result<Arc<HttpState>, StartupError> {
+    let store = store::open(&config.store, true).await?;
+    let core = Arc::new(Core::new(
+        store,
+        config.wechat.clone(),
+        clock,
+        config.data_key.clone(),
+        config.apps.clone(),
+        config.policy,
+    ));
+    Ok(Arc::new(HttpState {
+        core,
+        limiter: http::login::LoginLimiter::new(config.rate_limits),
+        admin_key: config.admin_key.clone(),
+        service_key: config.service_key.clone(),
+        trust_forwarded_for: config.trust_forwarded_for,
+        metrics: telemetry::metrics_handle(),
+    }))
+}
+
 pub struct Application {
     listener: TcpListener,
     state: Arc<HttpState>,
@@ -40,29 +63,13 @@ impl Application {
 
     /// As [`Application::build`], with an injected clock (tests, demo).
     pub async fn build_with_clock(config: Config, clock: Arc<dyn Clock>) -> Result<Self, StartupError> {
-        let store = store::open(&config.store, true).await?;
+        let state = build_state(&config, clock).await?;
         let listener = TcpListener::bind(config.listen)
             .await
             .map_err(|source| StartupError::Bind {
                 addr: config.listen,
                 source,
             })?;
-        let core = Arc::new(Core::new(
-            store,
-            config.wechat.clone(),
-            clock,
-            config.data_key.clone(),
-            config.apps.clone(),
-            config.policy,
-        ));
-        let state = Arc::new(HttpState {
-            core,
-            limiter: http::login::LoginLimiter::new(config.rate_limits),
-            admin_key: config.admin_key.clone(),
-            service_key: config.service_key.clone(),
-            trust_forwarded_for: config.trust_forwarded_for,
-            metrics: telemetry::metrics_handle(),
-        });
         Ok(Self { listener, state })
     }
 

@@ -9,7 +9,7 @@ use clap::{Parser, Subcommand};
 use crate::config::Settings;
 use crate::domain::DataKey;
 use crate::telemetry::{self, LogFormat};
-use crate::Application;
+use crate::{Application, demo};
 
 #[derive(Debug, Parser)]
 #[command(name = "wxlogin", version, about = "Login service for WeChat Mini Programs")]
@@ -90,11 +90,11 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Sim { listen } => {
             telemetry::init_logging(cli.log_format.unwrap_or_default(), "info");
-            todo_sim(&listen);
+            demo::run_simulator(&listen).await?;
         }
         Command::Demo { listen } => {
             telemetry::init_logging(cli.log_format.unwrap_or_default(), "warn,wxlogin=info");
-            todo_sim(&listen);
+            demo::run(&listen).await?;
         }
         Command::Migrate { config } => {
             let settings = Settings::load(config.as_deref())?;
@@ -133,4 +133,3 @@ pub fn redact_url(url: &str) -> String {
         _ => url.to_owned(),
     }
 }
-fn todo_sim(_: &str) {}

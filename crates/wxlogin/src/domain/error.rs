@@ -35,6 +35,16 @@ pub enum Error {
     Forbidden,
     #[error("not found")]
     NotFound,
+    #[error("{detail}")]
+    InvalidOpenData { code: &'static str, detail: String },
+    #[error("the data was encrypted for another app (watermark appid differs)")]
+    WatermarkMismatch,
+    #[error("raw_data does not match its signature")]
+    BadSignature,
+    #[error("no current session_key decrypts this data: call wx.login, log in again, then fetch the data again and retry")]
+    SessionKeyStale,
+    #[error("the phone code is invalid, expired or already used; ask the user to tap the button again")]
+    InvalidPhoneCode { wechat_errcode: Option<i64> },
     #[error("the store is unavailable; retry later")]
     StoreUnavailable,
     #[error("internal error")]
@@ -57,6 +67,11 @@ impl Error {
             Self::InvalidToken => "invalid_token",
             Self::Forbidden => "forbidden",
             Self::NotFound => "not_found",
+            Self::InvalidOpenData { code, .. } => code,
+            Self::WatermarkMismatch => "watermark_mismatch",
+            Self::BadSignature => "bad_signature",
+            Self::SessionKeyStale => "session_key_stale",
+            Self::InvalidPhoneCode { .. } => "invalid_phone_code",
             Self::StoreUnavailable => "store_unavailable",
             Self::Internal => "internal",
         }
@@ -69,7 +84,8 @@ impl Error {
             | Self::RateLimited { wechat_errcode, .. }
             | Self::UserBlocked { wechat_errcode }
             | Self::UpstreamUnavailable { wechat_errcode }
-            | Self::UpstreamMisconfigured { wechat_errcode } => *wechat_errcode,
+            | Self::UpstreamMisconfigured { wechat_errcode }
+            | Self::InvalidPhoneCode { wechat_errcode } => *wechat_errcode,
             _ => None,
         }
     }

@@ -2,12 +2,15 @@
 //! talks to WeChat through the `wechat` crate and to storage through the
 //! `store` traits, and reads time from an injected clock.
 
+pub mod access_token;
 pub mod apps;
 pub mod error;
 pub mod login;
+pub mod open_data;
 pub mod sealing;
 pub mod sessions;
 pub mod token;
+pub mod user_calls;
 
 use std::sync::Arc;
 
@@ -57,6 +60,7 @@ pub struct Core {
     pub apps: Apps,
     pub policy: Policy,
     pub(crate) inflight: login::InFlight,
+    pub(crate) tokens: access_token::AccessTokens,
 }
 
 impl Core {
@@ -76,6 +80,7 @@ impl Core {
             apps,
             policy,
             inflight: login::InFlight::default(),
+            tokens: access_token::AccessTokens::new(),
         }
     }
 }

@@ -71,3 +71,29 @@ pub async fn revoke_sessions(
     let revoked = state.core.revoke_user_sessions(&appid, &openid).await?;
     Ok(Json(Revoked { revoked }))
 }
+
+/// Make WeChat issue a new session_key for the user (`resetusersessionkey`);
+/// the old key stays usable for the grace period. The key is never returned.
+#[utoipa::path(
+    post,
+    path = "/v1/admin/users/{appid}/{openid}/session-key/reset",
+    tag = "operator",
+    security(("admin_key" = [])),
+    params(("appid" = String, Path), ("openid" = String, Path)),
+    responses(
+        (status = 204, description = "Reset"),
+        (status = 400, description = "unknown_app", body = ErrorBody),
+        (status = 401, description = "unauthorized", body = ErrorBody),
+        (status = 403, description = "forbidden", body = ErrorBody),
+        (status = 404, description = "not_found: no such user", body = ErrorBody),
+        (status = 502, description = "upstream_unavailable", body = ErrorBody),
+    )
+)]
+pub async fn reset_session_key(
+    State(state): State<Arc<HttpState>>,
+    _: AdminAuth,
+    Path((appid, openid)): Path<(String, String)>,
+) -> Result<axum::http::StatusCode, Error> {
+    state.core.reset_session_key(&appid, &openid).await?;
+    Ok(axum::http::StatusCode::NO_CONTENT)
+}

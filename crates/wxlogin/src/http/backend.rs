@@ -115,3 +115,48 @@ pub async fn forward_auth(
     }
     Ok((StatusCode::OK, headers))
 }
+
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct AccessTokenQuery {
+    /// The app whose token is wanted (optional with a single app).
+    pub appid: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AccessTokenResponse {
+    pub access_token: String,
+    /// Seconds left (at least 300 while WeChat's handover works as documented).
+    pub expires_in: i64,
+    pub appid: String,
+}
+
+/// The app's current WeChat access_token, managed centrally (stable_token,
+/// refreshed ahead of expiry) so no other backend calls `/cgi-bin/token`.
+#[utoipa::path(
+    get,
+    path = "/v1/access-token",
+    tag = "backend",
+    security(("service_key" = [])),
+    params(AccessTokenQuery),
+    responses(
+        (status = 200, body = AccessTokenResponse),
+        (status = 400, description = "unknown_app, invalid_request", body = ErrorBody),
+        (status = 401, description = "unauthorized", body = ErrorBody),
+        (status = 403, description = "forbidden", body = ErrorBody),
+        (status = 502, description = "upstream_unavailable", body = ErrorBody),
+    )
+)]
+pub async fn access_token(
+    State(state): State<Arc<HttpState>>,
+    _: ServiceAuth,
+    Query(query): Query<AccessTokenQuery>,
+) -> Result<Json<AccessTokenResponse>, Error> {
+    let app = state.core.apps.resolve(query.appid.as_deref())?;
+    let appid = app.appid.as_str().to_owned();
+    let managed = state.core.access_token(&appid).await?;
+    Ok(Json(AccessTokenResponse {
+        access_token: managed.token.expose_secret().to_owned(),
+        expires_in: managed.expires_at - state.core.clock.now(),
+        appid,
+    }))
+}

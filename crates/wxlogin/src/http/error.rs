@@ -28,8 +28,14 @@ pub struct ErrorDetail {
 
 pub fn status_of(error: &Error) -> StatusCode {
     match error {
-        Error::InvalidRequest(_) | Error::InvalidCode { .. } | Error::UnknownApp => StatusCode::BAD_REQUEST,
-        Error::CodeUsed { .. } => StatusCode::CONFLICT,
+        Error::InvalidRequest(_)
+        | Error::InvalidCode { .. }
+        | Error::UnknownApp
+        | Error::InvalidOpenData { .. }
+        | Error::WatermarkMismatch
+        | Error::BadSignature
+        | Error::InvalidPhoneCode { .. } => StatusCode::BAD_REQUEST,
+        Error::CodeUsed { .. } | Error::SessionKeyStale => StatusCode::CONFLICT,
         Error::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
         Error::UserBlocked { .. } | Error::Forbidden => StatusCode::FORBIDDEN,
         Error::UpstreamUnavailable { .. } => StatusCode::BAD_GATEWAY,

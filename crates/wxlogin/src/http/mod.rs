@@ -9,6 +9,7 @@ pub mod extract;
 pub mod login;
 pub mod ops;
 pub mod session;
+pub mod user_data;
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -79,6 +80,11 @@ pub fn api(state: Arc<HttpState>) -> (Router, utoipa::openapi::OpenApi) {
         .routes(routes!(session::get_session))
         .routes(routes!(session::refresh))
         .routes(routes!(session::logout))
+        .routes(routes!(user_data::check))
+        .routes(routes!(user_data::decrypt))
+        .routes(routes!(user_data::phone))
+        .routes(routes!(backend::access_token))
+        .routes(routes!(admin::reset_session_key))
         .routes(routes!(backend::introspect))
         .routes(routes!(backend::forward_auth))
         .routes(routes!(admin::list_sessions, admin::revoke_sessions))

@@ -161,9 +161,37 @@ pub trait ClaimStore: Send + Sync {
     async fn release_claim(&self, key: &[u8; 32], owner: &str) -> Result<(), StoreError>;
 }
 
+/// The app-wide access_token, shared by every instance, sealed at rest.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CachedToken {
+    pub sealed_token: Vec<u8>,
+    pub expires_at: UnixTime,
+    /// The fence of the lock holder that wrote it.
+    pub fence: i64,
+}
+
+#[async_trait]
+pub trait TokenStore: Send + Sync {
+    async fn get_access_token(&self, appid: &str) -> Result<Option<CachedToken>, StoreError>;
+    /// Store a token; refused (false) when a token with a newer fence is
+    /// already stored, so a holder whose lease expired cannot overwrite a newer
+    /// result.
+    async fn put_access_token(&self, appid: &str, token: &CachedToken) -> Result<bool, StoreError>;
+}
+
+/// A named lease with fencing: who holds it may act until `lease_until`; each
+/// acquisition gets a larger fence number.
+#[async_trait]
+pub trait LockStore: Send + Sync {
+    /// Take the lock if it is free, expired, or already ours; returns the fence.
+    async fn try_lock(&self, name: &str, owner: &str, now: UnixTime, lease_until: UnixTime) -> Result<Option<i64>, StoreError>;
+    /// Release the lock if we still hold it.
+    async fn unlock(&self, name: &str, owner: &str) -> Result<(), StoreError>;
+}
+
 /// Everything the service needs from storage.
 #[async_trait]
-pub trait Store: UserStore + SessionStore + ClaimStore {
+pub trait Store: UserStore + SessionStore + ClaimStore + TokenStore + LockStore {
     /// Readiness: a cheap round trip.
     async fn ping(&self) -> Result<(), StoreError>;
     /// Delete expired claims and long-dead sessions; returns rows removed.

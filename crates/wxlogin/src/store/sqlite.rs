@@ -13,8 +13,8 @@ use sqlx::sqlite::{
 use sqlx::{Row, SqlitePool};
 
 use super::{
-    Claim, ClaimState, ClaimStore, LoginRecord, SessionRecord, SessionStore, Store, StoreError,
-    UserRecord, UserStore, UserUpsert,
+    CachedToken, Claim, ClaimState, ClaimStore, LockStore, LoginRecord, SessionRecord, SessionStore, Store,
+    StoreError, TokenStore, UserRecord, UserStore, UserUpsert,
 };
 use crate::clock::UnixTime;
 use crate::domain::token::TokenHash;
@@ -413,3 +413,73 @@ impl Store for SqliteStore {
     }
 }
 
+
+#[async_trait]
+impl TokenStore for SqliteStore {
+    async fn get_access_token(&self, appid: &str) -> Result<Option<CachedToken>, StoreError> {
+        let row = sqlx::query("SELECT sealed_token, expires_at, fence FROM access_tokens WHERE appid = ?1")
+            .bind(appid)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(unavailable)?;
+        row.map(|row| {
+            Ok(CachedToken {
+                sealed_token: row.try_get("sealed_token").map_err(corrupt)?,
+                expires_at: row.try_get("expires_at").map_err(corrupt)?,
+                fence: row.try_get("fence").map_err(corrupt)?,
+            })
+        })
+        .transpose()
+    }
+
+    async fn put_access_token(&self, appid: &str, token: &CachedToken) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "INSERT INTO access_tokens (appid, sealed_token, expires_at, fence) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT (appid) DO UPDATE SET
+               sealed_token = excluded.sealed_token, expires_at = excluded.expires_at, fence = excluded.fence
+             WHERE access_tokens.fence <= excluded.fence",
+        )
+        .bind(appid)
+        .bind(&token.sealed_token)
+        .bind(token.expires_at)
+        .bind(token.fence)
+        .execute(&self.pool)
+        .await
+        .map_err(unavailable)?;
+        Ok(done.rows_affected() == 1)
+    }
+}
+
+#[async_trait]
+impl LockStore for SqliteStore {
+    async fn try_lock(&self, name: &str, owner: &str, now: UnixTime, lease_until: UnixTime) -> Result<Option<i64>, StoreError> {
+        let row = sqlx::query(
+            "INSERT INTO locks (name, owner, lease_until, fence) VALUES (?1, ?2, ?3, 1)
+             ON CONFLICT (name) DO UPDATE SET
+               owner = excluded.owner, lease_until = excluded.lease_until,
+               fence = CASE WHEN locks.owner = excluded.owner AND locks.lease_until > ?4
+                            THEN locks.fence ELSE locks.fence + 1 END
+             WHERE locks.lease_until <= ?4 OR locks.owner = excluded.owner
+             RETURNING fence",
+        )
+        .bind(name)
+        .bind(owner)
+        .bind(lease_until)
+        .bind(now)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(unavailable)?;
+        row.map(|r| r.try_get::<i64, _>("fence").map_err(corrupt)).transpose()
+    }
+
+    async fn unlock(&self, name: &str, owner: &str) -> Result<(), StoreError> {
+        // Expire the lease instead of deleting the row: the fence must keep growing.
+        sqlx::query("UPDATE locks SET lease_until = 0 WHERE name = ?1 AND owner = ?2")
+            .bind(name)
+            .bind(owner)
+            .execute(&self.pool)
+            .await
+            .map_err(unavailable)?;
+        Ok(())
+    }
+}

@@ -50,14 +50,18 @@ async fn twenty_concurrent_logins_with_one_code_make_one_upstream_call_and_one_s
     let app = spawn_app().await;
     let openid = app.new_user(APP_A);
     let code = app.code_for(APP_A, &openid);
-    let requests = (0..20).map(|_| app.post_login(json!({"appid": APP_A, "code": code})));
-    let responses = futures_join_all(requests).await;
-    let mut tokens = Vec::new();
-    for response in responses {
-        assert_eq!(response.status(), StatusCode::OK);
-        let body: Value = response.json().await.unwrap();
-        tokens.push(body["token"].as_str().unwrap().to_owned());
+    let mut requests = tokio::task::JoinSet::new();
+    for _ in 0..20 {
+        let request = app.http.post(format!("{}/v1/login", app.address)).json(&json!({"appid": APP_A, "code": code}));
+        requests.spawn(async move {
+            let response = request.send().await.unwrap();
+            assert_eq!(response.status(), StatusCode::OK);
+            let body: Value = response.json().await.unwrap();
+            body["token"].as_str().unwrap().to_owned()
+        });
     }
+    let mut tokens = requests.join_all().await;
+    tokens.sort();
     tokens.dedup();
     assert_eq!(tokens.len(), 1, "all 20 got the same session");
     assert_eq!(app.sim().calls_for_code(&code), 1);
@@ -113,19 +117,4 @@ async fn appid_may_be_omitted_only_when_a_single_app_is_configured() {
     let code = single.code_for(APP_A, &openid);
     assert_eq!(single.post_login(json!({"code": code})).await.status(), StatusCode::OK);
     assert_eq!(single.sim().calls(SimEndpoint::Code2Session), 1);
-}
-
-/// `join_all` without pulling in the futures crate.
-pub async fn futures_join_all<F: std::future::Future>(futures: impl IntoIterator<Item = F>) -> Vec<F::Output>
-where
-    F::Output: Send + 'static,
-    F: Send + 'static,
-{
-    let mut set = tokio::task::JoinSet::new();
-    for (i, f) in futures.into_iter().enumerate() {
-        set.spawn(async move { (i, f.await) });
-    }
-    let mut out: Vec<_> = set.join_all().await;
-    out.sort_by_key(|(i, _)| *i);
-    out.into_iter().map(|(_, v)| v).collect()
 }

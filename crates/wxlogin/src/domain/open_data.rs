@@ -1,0 +1,111 @@
+//! Open-data decryption for a session: the reason the service keeps
+//! `session_key` at all. Tries the user's current key, then the previous one
+//! while its grace period lasts, so data encrypted just before another device's
+//! `wx.login` still decrypts. Every wrong-key outcome (bad padding, non-JSON)
+//! collapses into one `session_key_stale` so the API is not a padding oracle.
+
+use serde_json::{Map, Value};
+use wechat::SessionKey;
+use wechat::crypto::{CryptoError, decrypt_open_data, verify_raw_data_signature};
+
+use super::login::aad;
+use super::{Core, Error};
+
+/// What the mini program forwards from WeChat.
+#[derive(Debug, Clone)]
+pub struct EncryptedData {
+    pub encrypted_data: String,
+    pub iv: String,
+    /// Profile data only: the exact `rawData` string and its `signature`.
+    pub raw_data: Option<String>,
+    pub signature: Option<String>,
+}
+
+/// Decrypted, watermark-checked data and which key opened it.
+#[derive(Debug, Clone)]
+pub struct Decrypted {
+    pub data: Map<String, Value>,
+    pub watermark_timestamp: i64,
+    /// True when the previous (rotated-out) key was needed.
+    pub used_previous_key: bool,
+}
+
+impl Core {
+    /// The user's usable session_keys, current first, for a verified session.
+    pub(crate) async fn session_keys(&self, appid: &str, openid: &str) -> Result<Vec<SessionKey>, Error> {
+        let user = self.store.get_user(appid, openid).await?.ok_or(Error::SessionKeyStale)?;
+        let now = self.clock.now();
+        let mut sealed = vec![user.sealed_session_key];
+        if let (Some(previous), Some(until)) = (user.sealed_previous_key, user.previous_key_until) {
+            if now < until {
+                sealed.push(previous);
+            }
+        }
+        let row = aad("session_key", &[appid, openid]);
+        sealed
+            .iter()
+            .map(|s| {
+                let text = self.data_key.open(s, &row).map_err(|_| {
+                    tracing::error!("a stored session_key does not open under the data key");
+                    Error::Internal
+                })?;
+                let text = String::from_utf8(text).map_err(|_| Error::Internal)?;
+                SessionKey::parse(&text).map_err(|_| Error::Internal)
+            })
+            .collect()
+    }
+
+    /// Decrypt open data for the session behind `token`.
+    pub async fn decrypt(&self, token: &str, expected_app: Option<&str>, input: &EncryptedData) -> Result<Decrypted, Error> {
+        if input.raw_data.is_some() != input.signature.is_some() {
+            return Err(Error::InvalidRequest("raw_data and signature go together".into()));
+        }
+        let session = self.verify(token, expected_app).await?;
+        let appid = wechat::AppId::parse(&session.appid).map_err(|_| Error::Internal)?;
+        let keys = self.session_keys(&session.appid, &session.openid).await?;
+        for (i, key) in keys.iter().enumerate() {
+            match decrypt_open_data(key, &input.iv, &input.encrypted_data, &appid) {
+                Ok(open) => {
+                    if let (Some(raw), Some(signature)) = (&input.raw_data, &input.signature) {
+                        if !verify_raw_data_signature(raw, key, signature) {
+                            return Err(Error::BadSignature);
+                        }
+                    }
+                    return Ok(Decrypted {
+                        data: open.data,
+                        watermark_timestamp: open.watermark.timestamp,
+                        used_previous_key: i > 0,
+                    });
+                }
+                Err(e) if e.may_be_wrong_key() => continue,
+                Err(e) => return Err(crypto_error(e)),
+            }
+        }
+        tracing::debug!(keys = keys.len(), "no session_key opens the data");
+        Err(Error::SessionKeyStale)
+    }
+}
+
+fn crypto_error(e: CryptoError) -> Error {
+    match e {
+        CryptoError::InvalidBase64(field) => Error::InvalidOpenData {
+            code: "invalid_base64",
+            detail: format!("{field} is not valid standard base64 (was it sent through a URL without encoding?)"),
+        },
+        CryptoError::BadIv => Error::InvalidOpenData {
+            code: "invalid_iv",
+            detail: "iv must be base64 of 16 bytes".into(),
+        },
+        CryptoError::BadLength => Error::InvalidOpenData {
+            code: "invalid_encrypted_data",
+            detail: "encrypted_data must be a non-empty multiple of 16 bytes".into(),
+        },
+        CryptoError::WatermarkMismatch { .. } => Error::WatermarkMismatch,
+        CryptoError::WatermarkMissing => Error::InvalidOpenData {
+            code: "invalid_open_data",
+            detail: "the decrypted data carries no watermark".into(),
+        },
+        // A stored key that is not 16 bytes, or wrong-key outcomes handled above.
+        CryptoError::BadKey | CryptoError::BadPadding | CryptoError::NotJson => Error::SessionKeyStale,
+    }
+}

@@ -1,0 +1,137 @@
+//! What the mini program asks about its user through WeChat: open-data
+//! decryption, the phone number, and whether the session_key is still valid.
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::extract::State;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use utoipa::ToSchema;
+
+use super::HttpState;
+use super::error::ErrorBody;
+use super::extract::{ApiJson, Bearer, ExpectedApp};
+use crate::domain::Error;
+use crate::domain::open_data::EncryptedData;
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DecryptRequest {
+    /// `encryptedData` as the mini program received it (standard base64).
+    pub encrypted_data: String,
+    /// `iv` (standard base64 of 16 bytes).
+    pub iv: String,
+    /// Profile data: the exact `rawData` string, to verify `signature`.
+    pub raw_data: Option<String>,
+    pub signature: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DecryptResponse {
+    /// The decrypted JSON object, watermark included.
+    #[schema(value_type = Object)]
+    pub data: Map<String, Value>,
+}
+
+/// Decrypt open data (user info, phone number, share info) with the session's
+/// session_key; the previous key is tried during its grace period.
+#[utoipa::path(
+    post,
+    path = "/v1/decrypt",
+    tag = "mini program",
+    security(("bearer" = [])),
+    request_body = DecryptRequest,
+    responses(
+        (status = 200, body = DecryptResponse),
+        (status = 400, description = "invalid_base64, invalid_iv, invalid_encrypted_data, invalid_open_data, watermark_mismatch, bad_signature, invalid_request", body = ErrorBody),
+        (status = 401, description = "unauthorized, invalid_token", body = ErrorBody),
+        (status = 409, description = "session_key_stale: call wx.login, log in, fetch the data again", body = ErrorBody),
+    )
+)]
+pub async fn decrypt(
+    State(state): State<Arc<HttpState>>,
+    ExpectedApp(app): ExpectedApp,
+    Bearer(token): Bearer,
+    ApiJson(request): ApiJson<DecryptRequest>,
+) -> Result<Json<DecryptResponse>, Error> {
+    let input = EncryptedData {
+        encrypted_data: request.encrypted_data,
+        iv: request.iv,
+        raw_data: request.raw_data,
+        signature: request.signature,
+    };
+    let decrypted = state.core.decrypt(&token, app.as_deref(), &input).await?;
+    Ok(Json(DecryptResponse { data: decrypted.data }))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PhoneRequest {
+    /// The `code` from the getPhoneNumber button (not the login code).
+    pub code: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PhoneResponse {
+    /// With the country prefix for non-mainland numbers.
+    pub phone_number: String,
+    pub pure_phone_number: String,
+    pub country_code: String,
+}
+
+/// The session user's phone number, from a getPhoneNumber code.
+#[utoipa::path(
+    post,
+    path = "/v1/phone",
+    tag = "mini program",
+    security(("bearer" = [])),
+    request_body = PhoneRequest,
+    responses(
+        (status = 200, body = PhoneResponse),
+        (status = 400, description = "invalid_phone_code, watermark_mismatch", body = ErrorBody),
+        (status = 401, description = "unauthorized, invalid_token", body = ErrorBody),
+        (status = 502, description = "upstream_unavailable", body = ErrorBody),
+    )
+)]
+pub async fn phone(
+    State(state): State<Arc<HttpState>>,
+    ExpectedApp(app): ExpectedApp,
+    Bearer(token): Bearer,
+    ApiJson(request): ApiJson<PhoneRequest>,
+) -> Result<Json<PhoneResponse>, Error> {
+    let info = state.core.phone_number(&token, app.as_deref(), &request.code).await?;
+    Ok(Json(PhoneResponse {
+        phone_number: info.phone_number,
+        pure_phone_number: info.pure_phone_number,
+        country_code: info.country_code,
+    }))
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CheckResponse {
+    /// False when WeChat no longer accepts the stored session_key (rotated or
+    /// expired): open data will not decrypt until the user logs in again.
+    pub session_key_valid: bool,
+}
+
+/// Ask WeChat (`checksession`) whether the stored session_key is still valid.
+#[utoipa::path(
+    post,
+    path = "/v1/session/check",
+    tag = "mini program",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, body = CheckResponse),
+        (status = 401, description = "unauthorized, invalid_token", body = ErrorBody),
+        (status = 502, description = "upstream_unavailable", body = ErrorBody),
+    )
+)]
+pub async fn check(
+    State(state): State<Arc<HttpState>>,
+    ExpectedApp(app): ExpectedApp,
+    Bearer(token): Bearer,
+) -> Result<Json<CheckResponse>, Error> {
+    let valid = state.core.check_session_key(&token, app.as_deref()).await?;
+    Ok(Json(CheckResponse { session_key_valid: valid }))
+}

@@ -10,7 +10,9 @@ use serde_json::{Value, json};
 use crate::client::{Client, Request};
 use crate::crypto::{Watermark, login_state_signature};
 use crate::error::{Endpoint, ErrCode, Error};
-use crate::types::{AccessToken, AppId, AppSecret, JsCode, OpenId, ParseError, PhoneCode, SessionKey, UnionId};
+use crate::types::{
+    AccessToken, AppId, AppSecret, JsCode, OpenId, ParseError, PhoneCode, SessionKey, UnionId,
+};
 
 /// What `jscode2session` returns.
 #[derive(Debug, Clone, PartialEq, Eq)]

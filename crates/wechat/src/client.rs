@@ -54,7 +54,9 @@ impl RetryPolicy {
             .initial_backoff
             .saturating_mul(1u32.checked_shl(retry).unwrap_or(u32::MAX))
             .min(self.max_backoff);
-        let ceiling_ms = u64::try_from(ceiling.as_millis()).unwrap_or(u64::MAX).max(1);
+        let ceiling_ms = u64::try_from(ceiling.as_millis())
+            .unwrap_or(u64::MAX)
+            .max(1);
         Duration::from_millis(rand::rng().random_range(ceiling_ms / 2..=ceiling_ms))
     }
 }
@@ -248,7 +250,10 @@ fn transport(endpoint: Endpoint, err: reqwest::Error) -> Error {
 
 /// Interpret a 200 body: JSON whatever the Content-Type; an error is an `errcode`
 /// other than 0; a success must have every field `T` needs.
-pub(crate) fn parse_answer<T: DeserializeOwned>(endpoint: Endpoint, body: &[u8]) -> Result<T, Error> {
+pub(crate) fn parse_answer<T: DeserializeOwned>(
+    endpoint: Endpoint,
+    body: &[u8],
+) -> Result<T, Error> {
     let malformed = |detail: &str| Error::Malformed {
         endpoint,
         detail: detail.to_owned(),

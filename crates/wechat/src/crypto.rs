@@ -146,7 +146,11 @@ pub fn raw_data_signature(raw_data: &str, session_key: &SessionKey) -> String {
 
 /// Check a rawData signature in constant time. `raw_data` must be the exact string
 /// the client received: re-serialising it changes the hash.
-pub fn verify_raw_data_signature(raw_data: &str, session_key: &SessionKey, signature: &str) -> bool {
+pub fn verify_raw_data_signature(
+    raw_data: &str,
+    session_key: &SessionKey,
+    signature: &str,
+) -> bool {
     ct_eq_hex(&raw_data_signature(raw_data, session_key), signature)
 }
 
@@ -171,7 +175,11 @@ fn unreachable_hmac() -> ! {
 }
 
 /// Check a login-state signature in constant time.
-pub fn verify_login_state_signature(session_key: &SessionKey, message: &[u8], signature: &str) -> bool {
+pub fn verify_login_state_signature(
+    session_key: &SessionKey,
+    message: &[u8],
+    signature: &str,
+) -> bool {
     ct_eq_hex(&login_state_signature(session_key, message), signature)
 }
 

@@ -22,4 +22,6 @@ mod types;
 pub use api::{Code2Session, PhoneInfo, TokenGrant};
 pub use client::{Client, ClientBuilder, ConfigError, DEFAULT_BASE_URL, RetryPolicy};
 pub use error::{ApiError, Endpoint, ErrCode, Error, extract_rid};
-pub use types::{AccessToken, AppId, AppSecret, JsCode, OpenId, ParseError, PhoneCode, SessionKey, UnionId};
+pub use types::{
+    AccessToken, AppId, AppSecret, JsCode, OpenId, ParseError, PhoneCode, SessionKey, UnionId,
+};

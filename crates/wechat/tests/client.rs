@@ -98,7 +98,10 @@ async fn code2session_returns_openid_key_and_unionid_for_a_bound_app() {
 async fn code2session_has_no_unionid_for_an_unbound_app() {
     let f = Fixture::new().await;
     let openid = f.user(PLAIN_APP);
-    let session = f.login(PLAIN_APP, &f.code(PLAIN_APP, &openid)).await.unwrap();
+    let session = f
+        .login(PLAIN_APP, &f.code(PLAIN_APP, &openid))
+        .await
+        .unwrap();
     assert_eq!(session.openid.as_str(), openid);
     assert_eq!(session.unionid, None);
 }
@@ -111,7 +114,10 @@ async fn a_reused_code_is_40163_and_an_unknown_code_40029() {
     f.login(BOUND_APP, &code).await.unwrap();
     assert_eq!(errcode(f.login(BOUND_APP, &code).await), ErrCode::CodeUsed);
     let unknown = JsCode::parse("051v0m000ObAyK19vV1005SDWf0v0m0s").unwrap();
-    assert_eq!(errcode(f.login(BOUND_APP, &unknown).await), ErrCode::InvalidCode);
+    assert_eq!(
+        errcode(f.login(BOUND_APP, &unknown).await),
+        ErrCode::InvalidCode
+    );
 }
 
 #[tokio::test]
@@ -120,7 +126,10 @@ async fn an_expired_code_is_40029_without_sleeping() {
     let openid = f.user(BOUND_APP);
     let code = f.code(BOUND_APP, &openid);
     f.sim().clock().advance(Duration::from_secs(5 * 60 + 1));
-    assert_eq!(errcode(f.login(BOUND_APP, &code).await), ErrCode::InvalidCode);
+    assert_eq!(
+        errcode(f.login(BOUND_APP, &code).await),
+        ErrCode::InvalidCode
+    );
 }
 
 #[tokio::test]
@@ -128,14 +137,23 @@ async fn a_code_of_another_app_wrong_secret_unknown_app_and_blocked_user_map_to_
     let f = Fixture::new().await;
     let openid = f.user(BOUND_APP);
     let code = f.code(BOUND_APP, &openid);
-    assert_eq!(errcode(f.login(PLAIN_APP, &code).await), ErrCode::InvalidCode);
+    assert_eq!(
+        errcode(f.login(PLAIN_APP, &code).await),
+        ErrCode::InvalidCode
+    );
     let wrong = AppSecret::parse("not-the-secret").unwrap();
     let result = f.client.code2session(&app(BOUND_APP), &wrong, &code).await;
     assert_eq!(errcode(result), ErrCode::InvalidAppSecret);
-    let result = f.client.code2session(&app("wx2222222222222222"), &secret(), &code).await;
+    let result = f
+        .client
+        .code2session(&app("wx2222222222222222"), &secret(), &code)
+        .await;
     assert_eq!(errcode(result), ErrCode::InvalidAppId);
     f.sim().set_blocked(BOUND_APP, &openid, true).unwrap();
-    assert_eq!(errcode(f.login(BOUND_APP, &code).await), ErrCode::UserBlocked);
+    assert_eq!(
+        errcode(f.login(BOUND_APP, &code).await),
+        ErrCode::UserBlocked
+    );
 }
 
 #[tokio::test]
@@ -143,12 +161,19 @@ async fn the_101st_call_for_a_user_within_a_minute_is_45011() {
     let f = Fixture::new().await;
     let openid = f.user(BOUND_APP);
     for _ in 0..100 {
-        f.login(BOUND_APP, &f.code(BOUND_APP, &openid)).await.unwrap();
+        f.login(BOUND_APP, &f.code(BOUND_APP, &openid))
+            .await
+            .unwrap();
     }
     let code = f.code(BOUND_APP, &openid);
-    assert_eq!(errcode(f.login(BOUND_APP, &code).await), ErrCode::MinuteQuotaReached);
+    assert_eq!(
+        errcode(f.login(BOUND_APP, &code).await),
+        ErrCode::MinuteQuotaReached
+    );
     f.sim().clock().advance(Duration::from_secs(61));
-    f.login(BOUND_APP, &f.code(BOUND_APP, &openid)).await.unwrap();
+    f.login(BOUND_APP, &f.code(BOUND_APP, &openid))
+        .await
+        .unwrap();
 }
 
 #[tokio::test]
@@ -185,7 +210,10 @@ async fn every_listed_errcode_maps_to_its_variant_with_the_rid() {
     let client = f.client.with_deadline(Duration::from_millis(200));
     let openid = f.user(BOUND_APP);
     for (number, variant) in codes {
-        f.sim().set_fault(SimEndpoint::Code2Session, Fault::always(FaultKind::Errcode(number)));
+        f.sim().set_fault(
+            SimEndpoint::Code2Session,
+            Fault::always(FaultKind::Errcode(number)),
+        );
         let code = f.code(BOUND_APP, &openid);
         match client.code2session(&app(BOUND_APP), &secret(), &code).await {
             Err(Error::Api(e)) => {
@@ -205,7 +233,8 @@ async fn busy_twice_then_success_is_a_success_within_the_deadline() {
     let f = Fixture::new().await;
     let openid = f.user(BOUND_APP);
     let code = f.code(BOUND_APP, &openid);
-    f.sim().set_fault(SimEndpoint::Code2Session, Fault::times(FaultKind::Busy, 2));
+    f.sim()
+        .set_fault(SimEndpoint::Code2Session, Fault::times(FaultKind::Busy, 2));
     let started = Instant::now();
     f.login(BOUND_APP, &code).await.unwrap();
     assert!(started.elapsed() < f.client.deadline());
@@ -216,44 +245,84 @@ async fn busy_twice_then_success_is_a_success_within_the_deadline() {
 async fn busy_forever_gives_up_with_system_busy_inside_the_deadline() {
     let f = Fixture::new().await;
     let code = f.code(BOUND_APP, &f.user(BOUND_APP));
-    f.sim().set_fault(SimEndpoint::Code2Session, Fault::always(FaultKind::Busy));
+    f.sim()
+        .set_fault(SimEndpoint::Code2Session, Fault::always(FaultKind::Busy));
     let deadline = Duration::from_millis(400);
     let started = Instant::now();
-    let result = f.client.with_deadline(deadline).code2session(&app(BOUND_APP), &secret(), &code).await;
+    let result = f
+        .client
+        .with_deadline(deadline)
+        .code2session(&app(BOUND_APP), &secret(), &code)
+        .await;
     assert_eq!(errcode(result), ErrCode::SystemBusy);
     assert!(started.elapsed() <= deadline + Duration::from_millis(250));
-    assert!(f.sim().calls(SimEndpoint::Code2Session) >= 2, "retried at least once");
+    assert!(
+        f.sim().calls(SimEndpoint::Code2Session) >= 2,
+        "retried at least once"
+    );
 }
 
 #[tokio::test]
 async fn a_hang_ends_with_a_timeout_at_the_deadline() {
     let f = Fixture::new().await;
     let code = f.code(BOUND_APP, &f.user(BOUND_APP));
-    f.sim().set_fault(SimEndpoint::Code2Session, Fault::always(FaultKind::Hang));
+    f.sim()
+        .set_fault(SimEndpoint::Code2Session, Fault::always(FaultKind::Hang));
     let deadline = Duration::from_millis(300);
     let started = Instant::now();
-    let result = f.client.with_deadline(deadline).code2session(&app(BOUND_APP), &secret(), &code).await;
+    let result = f
+        .client
+        .with_deadline(deadline)
+        .code2session(&app(BOUND_APP), &secret(), &code)
+        .await;
     let elapsed = started.elapsed();
-    assert!(matches!(result, Err(Error::Timeout { endpoint: Endpoint::Code2Session, .. })), "{result:?}");
+    assert!(
+        matches!(
+            result,
+            Err(Error::Timeout {
+                endpoint: Endpoint::Code2Session,
+                ..
+            })
+        ),
+        "{result:?}"
+    );
     assert!(elapsed >= deadline, "{elapsed:?}");
-    assert!(elapsed < deadline + Duration::from_millis(500), "{elapsed:?}");
+    assert!(
+        elapsed < deadline + Duration::from_millis(500),
+        "{elapsed:?}"
+    );
 }
 
 #[tokio::test]
 async fn garbage_bodies_and_http_errors_are_typed_errors() {
     let f = Fixture::new().await;
     let code = f.code(BOUND_APP, &f.user(BOUND_APP));
-    for garbage in [Garbage::NotJson, Garbage::TruncatedJson, Garbage::Html, Garbage::Empty] {
-        f.sim().set_fault(SimEndpoint::Code2Session, Fault::always(FaultKind::Garbage(garbage)));
+    for garbage in [
+        Garbage::NotJson,
+        Garbage::TruncatedJson,
+        Garbage::Html,
+        Garbage::Empty,
+    ] {
+        f.sim().set_fault(
+            SimEndpoint::Code2Session,
+            Fault::always(FaultKind::Garbage(garbage)),
+        );
         let result = f.login(BOUND_APP, &code).await;
         assert!(matches!(result, Err(Error::Malformed { .. })), "{result:?}");
     }
     for body in [true, false] {
-        f.sim().set_fault(SimEndpoint::Code2Session, Fault::always(FaultKind::HttpStatus { status: 502, body }));
+        f.sim().set_fault(
+            SimEndpoint::Code2Session,
+            Fault::always(FaultKind::HttpStatus { status: 502, body }),
+        );
         let result = f.login(BOUND_APP, &code).await;
-        assert!(matches!(result, Err(Error::HttpStatus { status: 502, .. })), "{result:?}");
+        assert!(
+            matches!(result, Err(Error::HttpStatus { status: 502, .. })),
+            "{result:?}"
+        );
     }
-    f.sim().set_fault(SimEndpoint::Code2Session, Fault::always(FaultKind::Reset));
+    f.sim()
+        .set_fault(SimEndpoint::Code2Session, Fault::always(FaultKind::Reset));
     let result = f.login(BOUND_APP, &code).await;
     assert!(matches!(result, Err(Error::Transport { .. })), "{result:?}");
     f.sim().clear_faults();
@@ -265,7 +334,9 @@ async fn json_content_type_parses_as_well_as_text_plain() {
     let f = Fixture::new().await;
     f.sim().set_json_content_type(true);
     let openid = f.user(BOUND_APP);
-    f.login(BOUND_APP, &f.code(BOUND_APP, &openid)).await.unwrap();
+    f.login(BOUND_APP, &f.code(BOUND_APP, &openid))
+        .await
+        .unwrap();
 }
 
 #[tokio::test]
@@ -273,25 +344,49 @@ async fn a_code_with_query_syntax_reaches_the_simulator_as_one_literal_value() {
     let f = Fixture::new().await;
     let hostile = "x&appid=wx0000000000000000#";
     let code = JsCode::parse(hostile).unwrap();
-    assert_eq!(errcode(f.login(BOUND_APP, &code).await), ErrCode::InvalidCode);
+    assert_eq!(
+        errcode(f.login(BOUND_APP, &code).await),
+        ErrCode::InvalidCode
+    );
     let seen = f.sim().seen_query(SimEndpoint::Code2Session);
     let query = seen.last().unwrap();
-    let values = |key: &str| query.iter().filter(|(k, _)| k == key).map(|(_, v)| v.as_str()).collect::<Vec<_>>();
+    let values = |key: &str| {
+        query
+            .iter()
+            .filter(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+            .collect::<Vec<_>>()
+    };
     assert_eq!(values("js_code"), [hostile]);
     assert_eq!(values("appid"), [BOUND_APP]);
     assert_eq!(values("grant_type"), ["authorization_code"]);
-    assert!(values("access_token").is_empty(), "jscode2session takes no access_token");
+    assert!(
+        values("access_token").is_empty(),
+        "jscode2session takes no access_token"
+    );
     assert_eq!(f.sim().calls_for_code(hostile), 1);
 }
 
 #[tokio::test]
 async fn stable_token_is_stable_and_force_refresh_replaces_it() {
     let f = Fixture::new().await;
-    let first = f.client.stable_token(&app(BOUND_APP), &secret(), false).await.unwrap();
+    let first = f
+        .client
+        .stable_token(&app(BOUND_APP), &secret(), false)
+        .await
+        .unwrap();
     assert!(first.expires_in > Duration::from_secs(300));
-    let again = f.client.stable_token(&app(BOUND_APP), &secret(), false).await.unwrap();
+    let again = f
+        .client
+        .stable_token(&app(BOUND_APP), &secret(), false)
+        .await
+        .unwrap();
     assert_eq!(first.access_token, again.access_token);
-    let forced = f.client.stable_token(&app(BOUND_APP), &secret(), true).await.unwrap();
+    let forced = f
+        .client
+        .stable_token(&app(BOUND_APP), &secret(), true)
+        .await
+        .unwrap();
     assert_ne!(first.access_token, forced.access_token);
     let wrong = AppSecret::parse("wrong").unwrap();
     let result = f.client.stable_token(&app(BOUND_APP), &wrong, false).await;
@@ -309,11 +404,24 @@ async fn legacy_token_issues_a_new_token_each_call() {
 #[tokio::test]
 async fn phone_number_flow_and_reused_code() {
     let f = Fixture::new().await;
-    let openid = f.sim().add_user(BOUND_APP, UserSpec { phone: Some("13580006666".into()), ..Default::default() }).unwrap();
+    let openid = f
+        .sim()
+        .add_user(
+            BOUND_APP,
+            UserSpec {
+                phone: Some("13580006666".into()),
+                ..Default::default()
+            },
+        )
+        .unwrap();
     let token = f.stable_token().await;
     let code = PhoneCode::parse(&f.sim().mint_phone_code(BOUND_APP, &openid).unwrap()).unwrap();
     let oid = OpenId::parse(&openid).unwrap();
-    let info = f.client.get_user_phone_number(&token, &code, Some(&oid)).await.unwrap();
+    let info = f
+        .client
+        .get_user_phone_number(&token, &code, Some(&oid))
+        .await
+        .unwrap();
     assert_eq!(info.phone_number, "13580006666");
     assert_eq!(info.pure_phone_number, "13580006666");
     assert_eq!(info.country_code, "86");
@@ -326,10 +434,23 @@ async fn phone_number_flow_and_reused_code() {
 async fn country_code_as_a_number_is_normalised_to_a_string() {
     let f = Fixture::new().await;
     f.sim().set_country_code_as_number(true);
-    let openid = f.sim().add_user(BOUND_APP, UserSpec { phone: Some("13580006666".into()), ..Default::default() }).unwrap();
+    let openid = f
+        .sim()
+        .add_user(
+            BOUND_APP,
+            UserSpec {
+                phone: Some("13580006666".into()),
+                ..Default::default()
+            },
+        )
+        .unwrap();
     let token = f.stable_token().await;
     let code = PhoneCode::parse(&f.sim().mint_phone_code(BOUND_APP, &openid).unwrap()).unwrap();
-    let info = f.client.get_user_phone_number(&token, &code, None).await.unwrap();
+    let info = f
+        .client
+        .get_user_phone_number(&token, &code, None)
+        .await
+        .unwrap();
     assert_eq!(info.country_code, "86");
 }
 
@@ -349,18 +470,39 @@ async fn a_bad_access_token_is_40001() {
 async fn check_session_is_true_for_the_current_key_and_false_after_a_reset() {
     let f = Fixture::new().await;
     let openid = f.user(BOUND_APP);
-    let session = f.login(BOUND_APP, &f.code(BOUND_APP, &openid)).await.unwrap();
+    let session = f
+        .login(BOUND_APP, &f.code(BOUND_APP, &openid))
+        .await
+        .unwrap();
     let token = f.stable_token().await;
-    assert!(f.client.check_session(&token, &session.openid, &session.session_key).await.unwrap());
+    assert!(
+        f.client
+            .check_session(&token, &session.openid, &session.session_key)
+            .await
+            .unwrap()
+    );
     let new_key = f
         .client
         .reset_user_session_key(&token, &session.openid, &session.session_key)
         .await
         .unwrap();
     assert_ne!(new_key, session.session_key);
-    assert_eq!(Some(new_key.expose_secret().to_owned()), f.sim().session_key(BOUND_APP, &openid));
-    assert!(!f.client.check_session(&token, &session.openid, &session.session_key).await.unwrap());
-    assert!(f.client.check_session(&token, &session.openid, &new_key).await.unwrap());
+    assert_eq!(
+        Some(new_key.expose_secret().to_owned()),
+        f.sim().session_key(BOUND_APP, &openid)
+    );
+    assert!(
+        !f.client
+            .check_session(&token, &session.openid, &session.session_key)
+            .await
+            .unwrap()
+    );
+    assert!(
+        f.client
+            .check_session(&token, &session.openid, &new_key)
+            .await
+            .unwrap()
+    );
 }
 
 #[tokio::test]
@@ -379,18 +521,43 @@ async fn nothing_a_failed_call_prints_contains_the_secret_the_key_or_the_code() 
         format!("{:?} {}", code, code),
     ];
     let mut errors = vec![f.login(BOUND_APP, &code).await.unwrap_err()];
-    for kind in [FaultKind::Garbage(Garbage::TruncatedJson), FaultKind::HttpStatus { status: 500, body: true }, FaultKind::Reset, FaultKind::Hang] {
-        f.sim().set_fault(SimEndpoint::Code2Session, Fault::always(kind));
+    for kind in [
+        FaultKind::Garbage(Garbage::TruncatedJson),
+        FaultKind::HttpStatus {
+            status: 500,
+            body: true,
+        },
+        FaultKind::Reset,
+        FaultKind::Hang,
+    ] {
+        f.sim()
+            .set_fault(SimEndpoint::Code2Session, Fault::always(kind));
         let client = f.client.with_deadline(Duration::from_millis(200));
-        errors.push(client.code2session(&app(BOUND_APP), &secret(), &code).await.unwrap_err());
+        errors.push(
+            client
+                .code2session(&app(BOUND_APP), &secret(), &code)
+                .await
+                .unwrap_err(),
+        );
     }
     f.sim().clear_faults();
     let wrong_key = SessionKey::from_bytes([7; 16]);
-    errors.push(f.client.reset_user_session_key(&token, &session.openid, &wrong_key).await.unwrap_err());
+    errors.push(
+        f.client
+            .reset_user_session_key(&token, &session.openid, &wrong_key)
+            .await
+            .unwrap_err(),
+    );
     for e in &errors {
         printed.push(format!("{e} {e:?} {:?}", std::error::Error::source(e)));
     }
-    let secrets = [SECRET, key.expose_secret(), code.expose_secret(), token.expose_secret(), wrong_key.expose_secret()];
+    let secrets = [
+        SECRET,
+        key.expose_secret(),
+        code.expose_secret(),
+        token.expose_secret(),
+        wrong_key.expose_secret(),
+    ];
     for text in &printed {
         for s in secrets {
             assert!(!text.contains(s), "{text} contains a secret");

@@ -55,8 +55,14 @@ fn tv2_phone_number_decrypts_and_reencrypts_byte_for_byte() {
     let open = decrypt_open_data(&key(K1), IV1, TV2_DATA, &appid(APPID)).unwrap();
     assert_eq!(open.data["phoneNumber"], "13580006666");
     assert_eq!(open.data["countryCode"], "86");
-    assert_eq!(decrypt_bytes(K1, IV1, TV2_DATA).unwrap(), TV2_PLAIN.as_bytes());
-    assert_eq!(encrypt_open_data(&key(K1), &iv1(), TV2_PLAIN.as_bytes()), TV2_DATA);
+    assert_eq!(
+        decrypt_bytes(K1, IV1, TV2_DATA).unwrap(),
+        TV2_PLAIN.as_bytes()
+    );
+    assert_eq!(
+        encrypt_open_data(&key(K1), &iv1(), TV2_PLAIN.as_bytes()),
+        TV2_DATA
+    );
 }
 
 #[test]
@@ -85,13 +91,29 @@ fn tv3_reserialised_or_altered_raw_data_does_not_verify() {
 #[test]
 fn tv4_login_state_signatures_use_the_base64_text_as_hmac_key() {
     let cases = [
-        ("o0q0otL8aEzpcZL/FT9WsQ==", r#"{"foo":"bar"}"#, "654571f79995b2ce1e149e53c0a33dc39c0a74090db514261454e8dbe432aa0b"),
-        (K1, "", "7154f9f8b4b76b92f541cbf0e37d48840fa06e5e42da92a6f80168a1516a4735"),
-        (TV3_KEY, "", "252b75c92698025afe925b29cca5517fdf9ee67aae072cf3225ebf3a53783058"),
+        (
+            "o0q0otL8aEzpcZL/FT9WsQ==",
+            r#"{"foo":"bar"}"#,
+            "654571f79995b2ce1e149e53c0a33dc39c0a74090db514261454e8dbe432aa0b",
+        ),
+        (
+            K1,
+            "",
+            "7154f9f8b4b76b92f541cbf0e37d48840fa06e5e42da92a6f80168a1516a4735",
+        ),
+        (
+            TV3_KEY,
+            "",
+            "252b75c92698025afe925b29cca5517fdf9ee67aae072cf3225ebf3a53783058",
+        ),
     ];
     for (k, message, expected) in cases {
         assert_eq!(login_state_signature(&key(k), message.as_bytes()), expected);
-        assert!(verify_login_state_signature(&key(k), message.as_bytes(), expected));
+        assert!(verify_login_state_signature(
+            &key(k),
+            message.as_bytes(),
+            expected
+        ));
     }
 }
 
@@ -100,7 +122,11 @@ fn tv4_wrong_the_decoded_key_signature_is_never_produced_or_accepted() {
     let k = key("o0q0otL8aEzpcZL/FT9WsQ==");
     let wrong = "bfa6883695fed51bb7e5897ce895842574a58f8a9cc5c4343f47c515ab337b89";
     assert_ne!(login_state_signature(&k, br#"{"foo":"bar"}"#), wrong);
-    assert!(!verify_login_state_signature(&k, br#"{"foo":"bar"}"#, wrong));
+    assert!(!verify_login_state_signature(
+        &k,
+        br#"{"foo":"bar"}"#,
+        wrong
+    ));
 }
 
 #[test]
@@ -125,7 +151,11 @@ fn n1_wrong_key_is_bad_padding_not_json_error() {
 
 #[test]
 fn n2_n3_n4_malformed_padding_is_rejected_strictly() {
-    for data in ["hA4O4rDCJB5jFsKXx1y9mQ==", "xeiyiN0nJKfhAd5h6TDlNA==", "Ohf2G3fOsWuYndsHZctHOQ=="] {
+    for data in [
+        "hA4O4rDCJB5jFsKXx1y9mQ==",
+        "xeiyiN0nJKfhAd5h6TDlNA==",
+        "Ohf2G3fOsWuYndsHZctHOQ==",
+    ] {
         assert_eq!(err(K1, IV1, data, APPID), CryptoError::BadPadding, "{data}");
     }
 }
@@ -141,38 +171,64 @@ fn n5_n6_ciphertext_not_whole_blocks_is_bad_length() {
 
 #[test]
 fn n7_short_iv_is_bad_iv() {
-    assert_eq!(err(K1, "r7BXXKkLb8qrSNn05n0q", TV1_DATA, APPID), CryptoError::BadIv);
+    assert_eq!(
+        err(K1, "r7BXXKkLb8qrSNn05n0q", TV1_DATA, APPID),
+        CryptoError::BadIv
+    );
 }
 
 #[test]
 fn n8_short_key_is_bad_key_and_refused_by_session_key_parse() {
     assert!(SessionKey::parse("tiihtNczf5v6AKRyjwEU").is_err());
-    assert_eq!(decrypt_bytes("tiihtNczf5v6AKRyjwEU", IV1, TV1_DATA).unwrap_err(), CryptoError::BadKey);
+    assert_eq!(
+        decrypt_bytes("tiihtNczf5v6AKRyjwEU", IV1, TV1_DATA).unwrap_err(),
+        CryptoError::BadKey
+    );
 }
 
 #[test]
 fn n9_n14_watermark_of_another_app_is_a_mismatch() {
     assert_eq!(
         err(K1, IV1, N9_DATA, APPID),
-        CryptoError::WatermarkMismatch { found: "wx0000000000000000".into() }
+        CryptoError::WatermarkMismatch {
+            found: "wx0000000000000000".into()
+        }
     );
     assert_eq!(
         err(K1, IV1, TV1_DATA, "wx0000000000000000"),
-        CryptoError::WatermarkMismatch { found: APPID.into() }
+        CryptoError::WatermarkMismatch {
+            found: APPID.into()
+        }
     );
 }
 
 #[test]
 fn n10_n12_valid_padding_but_not_json() {
-    assert_eq!(err(K1, IV1, "8DNuyQ2dObpJijfKK4PitO86rJIDyJuGOmErB+NjP0w=", APPID), CryptoError::NotJson);
-    assert_eq!(err(K1, "AAAAAAAAAAAAAAAAAAAAAA==", TV1_DATA, APPID), CryptoError::NotJson);
+    assert_eq!(
+        err(
+            K1,
+            IV1,
+            "8DNuyQ2dObpJijfKK4PitO86rJIDyJuGOmErB+NjP0w=",
+            APPID
+        ),
+        CryptoError::NotJson
+    );
+    assert_eq!(
+        err(K1, "AAAAAAAAAAAAAAAAAAAAAA==", TV1_DATA, APPID),
+        CryptoError::NotJson
+    );
     assert!(CryptoError::NotJson.may_be_wrong_key());
 }
 
 #[test]
 fn n11_missing_watermark() {
     assert_eq!(
-        err(K1, IV1, "xT8p8W6jIVdEWQ+ccHuD2U+W0WO/Gkgn5MYg8Ml3thc=", APPID),
+        err(
+            K1,
+            IV1,
+            "xT8p8W6jIVdEWQ+ccHuD2U+W0WO/Gkgn5MYg8Ml3thc=",
+            APPID
+        ),
         CryptoError::WatermarkMissing
     );
 }
@@ -180,13 +236,22 @@ fn n11_missing_watermark() {
 #[test]
 fn n13_plus_turned_into_space_is_invalid_base64() {
     let mangled = TV1_DATA.replace('+', " ");
-    assert_eq!(err(K1, IV1, &mangled, APPID), CryptoError::InvalidBase64("encrypted_data"));
-    assert_eq!(err(K1, "r7BXXKkLb8qrSNn05n0qiA=", TV1_DATA, APPID), CryptoError::InvalidBase64("iv"));
+    assert_eq!(
+        err(K1, IV1, &mangled, APPID),
+        CryptoError::InvalidBase64("encrypted_data")
+    );
+    assert_eq!(
+        err(K1, "r7BXXKkLb8qrSNn05n0qiA=", TV1_DATA, APPID),
+        CryptoError::InvalidBase64("iv")
+    );
 }
 
 #[test]
 fn errors_say_nothing_of_the_key() {
-    for e in [err(TV3_KEY, IV1, TV1_DATA, APPID), err(K1, IV1, N9_DATA, APPID)] {
+    for e in [
+        err(TV3_KEY, IV1, TV1_DATA, APPID),
+        err(K1, IV1, N9_DATA, APPID),
+    ] {
         let text = format!("{e} {e:?}");
         assert!(!text.contains(TV3_KEY) && !text.contains(K1), "{text}");
     }

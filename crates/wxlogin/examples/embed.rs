@@ -61,13 +61,20 @@ async fn main() -> anyhow::Result<()> {
     let base = format!("http://{}", listener.local_addr()?);
     let sim_base = sim.base_url();
     println!("embedded wxlogin at {base}/auth, your API at {base}/api/profile\n");
-    println!("CODE=$(curl -s -X POST {sim_base}__sim/login -H 'content-type: application/json' -d '{{\"appid\":\"{APPID}\"}}' | sed -E 's/.*\"code\":\"([^\"]+)\".*/\\1/')");
-    println!("TOKEN=$(curl -s -X POST {base}/auth/v1/login -H 'content-type: application/json' -d \"{{\\\"code\\\":\\\"$CODE\\\"}}\" | sed -E 's/.*\"token\":\"([^\"]+)\".*/\\1/')");
+    println!(
+        "CODE=$(curl -s -X POST {sim_base}__sim/login -H 'content-type: application/json' -d '{{\"appid\":\"{APPID}\"}}' | sed -E 's/.*\"code\":\"([^\"]+)\".*/\\1/')"
+    );
+    println!(
+        "TOKEN=$(curl -s -X POST {base}/auth/v1/login -H 'content-type: application/json' -d \"{{\\\"code\\\":\\\"$CODE\\\"}}\" | sed -E 's/.*\"token\":\"([^\"]+)\".*/\\1/')"
+    );
     println!("curl -s {base}/api/profile -H \"authorization: Bearer $TOKEN\"");
-    axum::serve(listener, app.into_make_service_with_connect_info::<std::net::SocketAddr>())
-        .with_graceful_shutdown(async {
-            let _ = tokio::signal::ctrl_c().await;
-        })
-        .await?;
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(async {
+        let _ = tokio::signal::ctrl_c().await;
+    })
+    .await?;
     Ok(())
 }

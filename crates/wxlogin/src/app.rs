@@ -30,7 +30,10 @@ pub enum StartupError {
 /// Open the store (running migrations) and build the handlers' state. For
 /// embedding: nest `http::router(state)` in your own axum app, and use
 /// `state.core` with the [`crate::WxSession`] extractor.
-pub async fn build_state(config: &Config, clock: Arc<dyn Clock>) -> Result<Arc<HttpState>, StartupError> {
+pub async fn build_state(
+    config: &Config,
+    clock: Arc<dyn Clock>,
+) -> Result<Arc<HttpState>, StartupError> {
     let store = store::open(&config.store, true).await?;
     let core = Arc::new(Core::new(
         store,
@@ -62,19 +65,26 @@ impl Application {
     }
 
     /// As [`Application::build`], with an injected clock (tests, demo).
-    pub async fn build_with_clock(config: Config, clock: Arc<dyn Clock>) -> Result<Self, StartupError> {
+    pub async fn build_with_clock(
+        config: Config,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Self, StartupError> {
         let state = build_state(&config, clock).await?;
-        let listener = TcpListener::bind(config.listen)
-            .await
-            .map_err(|source| StartupError::Bind {
-                addr: config.listen,
-                source,
-            })?;
+        let listener =
+            TcpListener::bind(config.listen)
+                .await
+                .map_err(|source| StartupError::Bind {
+                    addr: config.listen,
+                    source,
+                })?;
         Ok(Self { listener, state })
     }
 
     pub fn port(&self) -> u16 {
-        self.listener.local_addr().map(|a| a.port()).unwrap_or_default()
+        self.listener
+            .local_addr()
+            .map(|a| a.port())
+            .unwrap_or_default()
     }
 
     pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
@@ -92,7 +102,10 @@ impl Application {
     }
 
     /// Serve until `shutdown` resolves (the server's seam for tests).
-    pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
+    pub async fn run_until(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
         let housekeeping = tokio::spawn(housekeeping(self.state.clone()));
         let app = http::router(self.state);
         let result = axum::serve(

@@ -12,7 +12,11 @@ use crate::telemetry::{self, LogFormat};
 use crate::{Application, demo};
 
 #[derive(Debug, Parser)]
-#[command(name = "wxlogin", version, about = "Login service for WeChat Mini Programs")]
+#[command(
+    name = "wxlogin",
+    version,
+    about = "Login service for WeChat Mini Programs"
+)]
 pub struct Cli {
     /// Log format (also `log_format` in the config file).
     #[arg(long, global = true, value_enum)]
@@ -62,7 +66,10 @@ enum Command {
 
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");
@@ -82,7 +89,10 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Serve { config } => {
             let settings = Settings::load(config.as_deref())?;
-            telemetry::init_logging(cli.log_format.unwrap_or(settings.log_format), "info,wxlogin=info");
+            telemetry::init_logging(
+                cli.log_format.unwrap_or(settings.log_format),
+                "info,wxlogin=info",
+            );
             let config = settings.validate()?;
             let app = Application::build(config).await?;
             tracing::info!(addr = %app.local_addr()?, "wxlogin listening");
@@ -116,7 +126,14 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let client = wechat::Client::builder().base_url(base_url).build()?;
             let session = client.code2session(&appid, &secret, &code).await?;
             println!("openid:      {}", session.openid);
-            println!("unionid:     {}", session.unionid.as_ref().map_or("(none: app not bound to an Open Platform account)", |u| u.as_str()));
+            println!(
+                "unionid:     {}",
+                session
+                    .unionid
+                    .as_ref()
+                    .map_or("(none: app not bound to an Open Platform account)", |u| u
+                        .as_str())
+            );
             println!("session_key: [redacted] (valid, 16 bytes)");
         }
     }

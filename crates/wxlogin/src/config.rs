@@ -117,7 +117,10 @@ impl Settings {
         let mut figment = Figment::new();
         match file {
             Some(path) if !path.exists() => {
-                return Err(invalid("--config", format!("{} does not exist", path.display())));
+                return Err(invalid(
+                    "--config",
+                    format!("{} does not exist", path.display()),
+                ));
             }
             Some(path) => figment = figment.merge(Toml::file_exact(path)),
             None if Path::new("wxlogin.toml").exists() => {
@@ -126,7 +129,10 @@ impl Settings {
             None => {}
         }
         let env = Env::prefixed("WXLOGIN_")
-            .filter(|k| !k.as_str().starts_with("test_") && !matches!(k.as_str(), "appid" | "secret" | "secret_file"))
+            .filter(|k| {
+                !k.as_str().starts_with("test_")
+                    && !matches!(k.as_str(), "appid" | "secret" | "secret_file")
+            })
             .split("__");
         let mut settings: Settings = figment
             .merge(env)
@@ -160,18 +166,35 @@ impl Settings {
         let admin_key = secret_value("admin_key", self.admin_key, self.admin_key_file.as_deref())?
             .map(|k| ApiKey::new("admin_key", &k))
             .transpose()?;
-        let service_key = secret_value("service_key", self.service_key, self.service_key_file.as_deref())?
-            .map(|k| ApiKey::new("service_key", &k))
-            .transpose()?;
+        let service_key = secret_value(
+            "service_key",
+            self.service_key,
+            self.service_key_file.as_deref(),
+        )?
+        .map(|k| ApiKey::new("service_key", &k))
+        .transpose()?;
         if self.apps.is_empty() {
-            return Err(invalid("apps", "no app configured: add an [[apps]] table (appid + secret_file) or set WXLOGIN_APPID and WXLOGIN_SECRET_FILE"));
+            return Err(invalid(
+                "apps",
+                "no app configured: add an [[apps]] table (appid + secret_file) or set WXLOGIN_APPID and WXLOGIN_SECRET_FILE",
+            ));
         }
         let mut apps = Vec::new();
         for (i, app) in self.apps.into_iter().enumerate() {
             let setting = format!("apps[{i}]");
-            let appid = AppId::parse(&app.appid).map_err(|e| invalid(format!("{setting}.appid"), e.to_string()))?;
-            let secret = secret_value(&format!("{setting}.secret"), app.secret, app.secret_file.as_deref())?
-                .ok_or_else(|| invalid(format!("{setting}.secret"), "missing: set secret_file (or secret)"))?;
+            let appid = AppId::parse(&app.appid)
+                .map_err(|e| invalid(format!("{setting}.appid"), e.to_string()))?;
+            let secret = secret_value(
+                &format!("{setting}.secret"),
+                app.secret,
+                app.secret_file.as_deref(),
+            )?
+            .ok_or_else(|| {
+                invalid(
+                    format!("{setting}.secret"),
+                    "missing: set secret_file (or secret)",
+                )
+            })?;
             let secret = AppSecret::parse(secret.expose_secret())
                 .map_err(|e| invalid(format!("{setting}.secret"), e.to_string()))?;
             if apps.iter().any(|a: &App| a.appid == appid) {
@@ -180,13 +203,23 @@ impl Settings {
             apps.push(App { appid, secret });
         }
         let p = self.sessions;
-        if p.session_ttl <= 0 || p.idle_ttl <= 0 || p.key_grace < 0 || p.replay_window <= 0 || p.touch_interval < 0 {
-            return Err(invalid("sessions", "lifetimes must be positive numbers of seconds"));
+        if p.session_ttl <= 0
+            || p.idle_ttl <= 0
+            || p.key_grace < 0
+            || p.replay_window <= 0
+            || p.touch_interval < 0
+        {
+            return Err(invalid(
+                "sessions",
+                "lifetimes must be positive numbers of seconds",
+            ));
         }
         if self.upstream_timeout_ms == 0 || self.upstream_timeout_ms > 60_000 {
             return Err(invalid("upstream_timeout_ms", "must be 1..=60000"));
         }
-        if self.rate_limits.login_per_ip_per_minute == 0 || self.rate_limits.login_per_app_per_second == 0 {
+        if self.rate_limits.login_per_ip_per_minute == 0
+            || self.rate_limits.login_per_app_per_second == 0
+        {
             return Err(invalid("rate_limits", "limits must be at least 1"));
         }
         let wechat = wechat::Client::builder()
@@ -212,13 +245,24 @@ impl Settings {
 
 /// A secret given inline or as a file (the file wins; surrounding whitespace
 /// is trimmed). Both given is an error: one of them is stale.
-fn secret_value(setting: &str, inline: Option<SecretString>, file: Option<&Path>) -> Result<Option<SecretString>, ConfigError> {
+fn secret_value(
+    setting: &str,
+    inline: Option<SecretString>,
+    file: Option<&Path>,
+) -> Result<Option<SecretString>, ConfigError> {
     match (inline, file) {
-        (Some(_), Some(_)) => Err(invalid(setting, "set either the value or the _file, not both")),
+        (Some(_), Some(_)) => Err(invalid(
+            setting,
+            "set either the value or the _file, not both",
+        )),
         (Some(v), None) => Ok(Some(v)),
         (None, Some(path)) => {
-            let text = std::fs::read_to_string(path)
-                .map_err(|e| invalid(format!("{setting}_file"), format!("cannot read {}: {e}", path.display())))?;
+            let text = std::fs::read_to_string(path).map_err(|e| {
+                invalid(
+                    format!("{setting}_file"),
+                    format!("cannot read {}: {e}", path.display()),
+                )
+            })?;
             Ok(Some(SecretString::from(text.trim().to_owned())))
         }
         (None, None) => Ok(None),

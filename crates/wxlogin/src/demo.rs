@@ -36,9 +36,11 @@ pub async fn run_simulator(listen: &str) -> anyhow::Result<()> {
         .map_err(|e| anyhow::anyhow!("cannot listen on {listen}: {e}"))?;
     let addr = listener.local_addr()?;
     println!("WeChat simulator on http://{addr}/ (app {DEMO_APPID}, secret {DEMO_SECRET})");
-    println!("mint a login code: curl -s -X POST http://{addr}/__sim/login -H 'content-type: application/json' -d '{{\"appid\":\"{DEMO_APPID}\"}}'");
-    axum::serve(listener, demo_simulator().router())
-        .with_graceful_shutdown(async {
+    println!(
+        "mint a login code: curl -s -X POST http://{addr}/__sim/login -H 'content-type: application/json' -d '{{\"appid\":\"{DEMO_APPID}\"}}'"
+    );
+    demo_simulator()
+        .serve(listener, async {
             let _ = tokio::signal::ctrl_c().await;
         })
         .await?;
@@ -69,11 +71,24 @@ pub async fn run(listen: &str) -> anyhow::Result<()> {
     };
     let app = Application::build_with_clock(settings.validate()?, Arc::new(SystemClock))
         .await
-        .map_err(|e| anyhow::anyhow!("{e}\nhint: another program uses that port; try `wxlogin demo --listen 127.0.0.1:0`"))?;
+        .map_err(|e| {
+            anyhow::anyhow!(
+                "{e}\nhint: another program uses that port; try `wxlogin demo --listen 127.0.0.1:0`"
+            )
+        })?;
     let base = format!("http://{}", app.local_addr()?);
     let sim_base = sim.base_url();
     let sim_base = sim_base.trim_end_matches('/');
-    println!("{}", walkthrough(&base, sim_base, &admin_key, &service_key, &db.display().to_string()));
+    println!(
+        "{}",
+        walkthrough(
+            &base,
+            sim_base,
+            &admin_key,
+            &service_key,
+            &db.display().to_string()
+        )
+    );
     let server = tokio::spawn(app.run_until_stopped());
     server.await??;
     // Keep the temp dir (and the simulator) alive until the server has stopped.

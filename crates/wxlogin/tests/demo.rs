@@ -27,7 +27,9 @@ fn the_printed_demo_walkthrough_works_in_a_shell() {
     let mut remaining_after_last_step = None;
     while remaining_after_last_step != Some(0) {
         let timeout = Duration::from_secs(60).saturating_sub(started.elapsed());
-        let line = rx.recv_timeout(timeout).expect("the demo printed its walkthrough");
+        let line = rx
+            .recv_timeout(timeout)
+            .expect("the demo printed its walkthrough");
         if line.starts_with("# 6.") {
             remaining_after_last_step = Some(2);
         } else if let Some(n) = remaining_after_last_step.as_mut() {
@@ -42,7 +44,15 @@ fn the_printed_demo_walkthrough_works_in_a_shell() {
     let _ = child.wait();
     let out = String::from_utf8_lossy(&output.stdout);
     assert!(output.status.success(), "{script}\n---\n{out}");
-    for expected in ["\"token\":\"wxl_", "\"new_user\":true", "\"openid\":\"o", "x-wx-openid: o", "\"active\":true", "204", "\"code\":\"invalid_token\""] {
+    for expected in [
+        "\"token\":\"wxl_",
+        "\"new_user\":true",
+        "\"openid\":\"o",
+        "x-wx-openid: o",
+        "\"active\":true",
+        "204",
+        "\"code\":\"invalid_token\"",
+    ] {
         assert!(out.contains(expected), "missing {expected:?} in:\n{out}");
     }
 }

@@ -64,7 +64,13 @@ pub async fn sessions_are_found_by_hash_and_expire_at_the_boundary(store: Arc<dy
     let mut c = claim(&[9; 32], "me", T0);
     assert_eq!(store.claim(&c).await.unwrap(), ClaimState::Acquired);
     c.now = T0;
-    assert_eq!(store.complete_login(&c, &user("o1", b"k1", T0), &s, &record("s1")).await.unwrap(), Some(true));
+    assert_eq!(
+        store
+            .complete_login(&c, &user("o1", b"k1", T0), &s, &record("s1"))
+            .await
+            .unwrap(),
+        Some(true)
+    );
     let found = store.find_session(&token.hash()).await.unwrap().unwrap();
     assert_eq!(found, s);
     assert!(found.is_active(T0 + 49));
@@ -74,13 +80,31 @@ pub async fn sessions_are_found_by_hash_and_expire_at_the_boundary(store: Arc<dy
     assert_eq!(found.idle_expires_at, T0 + 100);
     assert!(found.is_active(T0 + 99));
     assert!(!found.is_active(T0 + 100), "absolute boundary is exclusive");
-    assert!(store.find_session(&SessionToken::generate().hash()).await.unwrap().is_none());
+    assert!(
+        store
+            .find_session(&SessionToken::generate().hash())
+            .await
+            .unwrap()
+            .is_none()
+    );
     // touch never moves the deadline backwards
     store.touch_session("s1", T0 + 10).await.unwrap();
-    assert_eq!(store.find_session(&token.hash()).await.unwrap().unwrap().idle_expires_at, T0 + 100);
+    assert_eq!(
+        store
+            .find_session(&token.hash())
+            .await
+            .unwrap()
+            .unwrap()
+            .idle_expires_at,
+        T0 + 100
+    );
 }
 
-async fn seed_sessions(store: &Arc<dyn Store>, openid: &str, n: usize) -> Vec<(SessionToken, SessionRecord)> {
+async fn seed_sessions(
+    store: &Arc<dyn Store>,
+    openid: &str,
+    n: usize,
+) -> Vec<(SessionToken, SessionRecord)> {
     let mut out = Vec::new();
     for i in 0..n {
         let key = claim_key(openid, &i.to_string());
@@ -88,7 +112,11 @@ async fn seed_sessions(store: &Arc<dyn Store>, openid: &str, n: usize) -> Vec<(S
         let c = claim(&key, &owner, T0);
         assert_eq!(store.claim(&c).await.unwrap(), ClaimState::Acquired);
         let (token, s) = session(&format!("{openid}-{i}"), openid, T0 + 1000, T0 + 1000);
-        store.complete_login(&c, &user(openid, b"key", T0), &s, &record(&s.id)).await.unwrap().unwrap();
+        store
+            .complete_login(&c, &user(openid, b"key", T0), &s, &record(&s.id))
+            .await
+            .unwrap()
+            .unwrap();
         out.push((token, s));
     }
     out
@@ -98,63 +126,177 @@ pub async fn revoke_one_and_revoke_all_leave_others_alone(store: Arc<dyn Store>)
     let mine = seed_sessions(&store, "o1", 3).await;
     let theirs = seed_sessions(&store, "o2", 1).await;
     assert!(store.revoke_session(&mine[0].1.id, T0 + 1).await.unwrap());
-    assert!(!store.revoke_session(&mine[0].1.id, T0 + 2).await.unwrap(), "second revoke is a no-op");
-    assert_eq!(store.list_sessions("wx4f4bc4dec97d474b", "o1", T0 + 3).await.unwrap().len(), 2);
-    assert_eq!(store.revoke_all("wx4f4bc4dec97d474b", "o1", T0 + 3).await.unwrap(), 2);
+    assert!(
+        !store.revoke_session(&mine[0].1.id, T0 + 2).await.unwrap(),
+        "second revoke is a no-op"
+    );
+    assert_eq!(
+        store
+            .list_sessions("wx4f4bc4dec97d474b", "o1", T0 + 3)
+            .await
+            .unwrap()
+            .len(),
+        2
+    );
+    assert_eq!(
+        store
+            .revoke_all("wx4f4bc4dec97d474b", "o1", T0 + 3)
+            .await
+            .unwrap(),
+        2
+    );
     for (token, _) in &mine {
         let s = store.find_session(&token.hash()).await.unwrap().unwrap();
         assert!(!s.is_active(T0 + 4));
     }
-    assert!(store.list_sessions("wx4f4bc4dec97d474b", "o1", T0 + 4).await.unwrap().is_empty());
-    let other = store.find_session(&theirs[0].0.hash()).await.unwrap().unwrap();
+    assert!(
+        store
+            .list_sessions("wx4f4bc4dec97d474b", "o1", T0 + 4)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let other = store
+        .find_session(&theirs[0].0.hash())
+        .await
+        .unwrap()
+        .unwrap();
     assert!(other.is_active(T0 + 4));
 }
 
 pub async fn replace_session_is_atomic_and_refuses_a_dead_session(store: Arc<dyn Store>) {
     let seeded = seed_sessions(&store, "o1", 1).await;
     let (new_token, new) = session("s-new", "o1", T0 + 2000, T0 + 2000);
-    assert!(store.replace_session(&seeded[0].1.id, &new, T0 + 5).await.unwrap());
-    assert!(!store.find_session(&seeded[0].0.hash()).await.unwrap().unwrap().is_active(T0 + 6));
-    assert!(store.find_session(&new_token.hash()).await.unwrap().unwrap().is_active(T0 + 6));
+    assert!(
+        store
+            .replace_session(&seeded[0].1.id, &new, T0 + 5)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .find_session(&seeded[0].0.hash())
+            .await
+            .unwrap()
+            .unwrap()
+            .is_active(T0 + 6)
+    );
+    assert!(
+        store
+            .find_session(&new_token.hash())
+            .await
+            .unwrap()
+            .unwrap()
+            .is_active(T0 + 6)
+    );
     let (again_token, again) = session("s-again", "o1", T0 + 2000, T0 + 2000);
-    assert!(!store.replace_session(&seeded[0].1.id, &again, T0 + 7).await.unwrap());
-    assert!(store.find_session(&again_token.hash()).await.unwrap().is_none(), "nothing created");
+    assert!(
+        !store
+            .replace_session(&seeded[0].1.id, &again, T0 + 7)
+            .await
+            .unwrap()
+    );
+    assert!(
+        store
+            .find_session(&again_token.hash())
+            .await
+            .unwrap()
+            .is_none(),
+        "nothing created"
+    );
 }
 
 pub async fn a_key_rotation_keeps_the_previous_key_with_its_grace(store: Arc<dyn Store>) {
     assert!(store.upsert_user(&user("o1", b"k1", T0)).await.unwrap());
-    let u = store.get_user("wx4f4bc4dec97d474b", "o1").await.unwrap().unwrap();
+    let u = store
+        .get_user("wx4f4bc4dec97d474b", "o1")
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(u.sealed_session_key, b"k1");
     assert_eq!(u.sealed_previous_key, None);
     // Same key again (same fingerprint): nothing rotates.
-    assert!(!store.upsert_user(&user("o1", b"k1", T0 + 10)).await.unwrap());
-    assert_eq!(store.get_user("wx4f4bc4dec97d474b", "o1").await.unwrap().unwrap().sealed_previous_key, None);
-    assert!(!store.upsert_user(&user("o1", b"k2", T0 + 20)).await.unwrap());
-    let u = store.get_user("wx4f4bc4dec97d474b", "o1").await.unwrap().unwrap();
+    assert!(
+        !store
+            .upsert_user(&user("o1", b"k1", T0 + 10))
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        store
+            .get_user("wx4f4bc4dec97d474b", "o1")
+            .await
+            .unwrap()
+            .unwrap()
+            .sealed_previous_key,
+        None
+    );
+    assert!(
+        !store
+            .upsert_user(&user("o1", b"k2", T0 + 20))
+            .await
+            .unwrap()
+    );
+    let u = store
+        .get_user("wx4f4bc4dec97d474b", "o1")
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(u.sealed_session_key, b"k2");
     assert_eq!(u.sealed_previous_key.as_deref(), Some(&b"k1"[..]));
     assert_eq!(u.previous_key_until, Some(T0 + 20 + 600));
     assert_eq!(u.created_at, T0);
     assert_eq!(u.updated_at, T0 + 20);
-    assert!(store.get_user("wx4f4bc4dec97d474b", "nobody").await.unwrap().is_none());
+    assert!(
+        store
+            .get_user("wx4f4bc4dec97d474b", "nobody")
+            .await
+            .unwrap()
+            .is_none()
+    );
 }
 
 pub async fn a_claim_is_single_flight_replayable_and_fenced(store: Arc<dyn Store>) {
     let key = claim_key("wx4f4bc4dec97d474b", "code1");
     let a = claim(&key, "a", T0);
     assert_eq!(store.claim(&a).await.unwrap(), ClaimState::Acquired);
-    assert_eq!(store.claim(&a).await.unwrap(), ClaimState::Acquired, "re-entrant for its owner");
+    assert_eq!(
+        store.claim(&a).await.unwrap(),
+        ClaimState::Acquired,
+        "re-entrant for its owner"
+    );
     let b = claim(&key, "b", T0 + 1);
     assert_eq!(store.claim(&b).await.unwrap(), ClaimState::Pending);
     // a's lease (10 s) runs out: b takes over; a's late commit is fenced off.
     let b_late = claim(&key, "b", T0 + 10);
     assert_eq!(store.claim(&b_late).await.unwrap(), ClaimState::Acquired);
     let (_, sa) = session("sa", "o1", T0 + 100, T0 + 100);
-    assert_eq!(store.complete_login(&a, &user("o1", b"k", T0), &sa, &record("sa")).await.unwrap(), None);
-    assert!(store.find_session(&sa.token_hash).await.unwrap().is_none(), "fenced write left nothing");
-    assert!(store.get_user("wx4f4bc4dec97d474b", "o1").await.unwrap().is_none());
+    assert_eq!(
+        store
+            .complete_login(&a, &user("o1", b"k", T0), &sa, &record("sa"))
+            .await
+            .unwrap(),
+        None
+    );
+    assert!(
+        store.find_session(&sa.token_hash).await.unwrap().is_none(),
+        "fenced write left nothing"
+    );
+    assert!(
+        store
+            .get_user("wx4f4bc4dec97d474b", "o1")
+            .await
+            .unwrap()
+            .is_none()
+    );
     let (_, sb) = session("sb", "o1", T0 + 100, T0 + 100);
-    assert_eq!(store.complete_login(&b_late, &user("o1", b"k", T0), &sb, &record("sb")).await.unwrap(), Some(true));
+    assert_eq!(
+        store
+            .complete_login(&b_late, &user("o1", b"k", T0), &sb, &record("sb"))
+            .await
+            .unwrap(),
+        Some(true)
+    );
     let c = claim(&key, "c", T0 + 20);
     match store.claim(&c).await.unwrap() {
         ClaimState::Done(r) => {
@@ -173,14 +315,30 @@ pub async fn failed_and_released_claims(store: Arc<dyn Store>) {
     let key = claim_key("wx4f4bc4dec97d474b", "code2");
     let a = claim(&key, "a", T0);
     assert_eq!(store.claim(&a).await.unwrap(), ClaimState::Acquired);
-    store.fail_claim(&key, "not-a", "invalid_code").await.unwrap();
-    assert_eq!(store.claim(&claim(&key, "b", T0)).await.unwrap(), ClaimState::Pending, "fail is fenced");
+    store
+        .fail_claim(&key, "not-a", "invalid_code")
+        .await
+        .unwrap();
+    assert_eq!(
+        store.claim(&claim(&key, "b", T0)).await.unwrap(),
+        ClaimState::Pending,
+        "fail is fenced"
+    );
     store.fail_claim(&key, "a", "invalid_code").await.unwrap();
-    assert_eq!(store.claim(&claim(&key, "b", T0 + 1)).await.unwrap(), ClaimState::Failed("invalid_code".into()));
+    assert_eq!(
+        store.claim(&claim(&key, "b", T0 + 1)).await.unwrap(),
+        ClaimState::Failed("invalid_code".into())
+    );
     let key2 = claim_key("wx4f4bc4dec97d474b", "code3");
-    assert_eq!(store.claim(&claim(&key2, "a", T0)).await.unwrap(), ClaimState::Acquired);
+    assert_eq!(
+        store.claim(&claim(&key2, "a", T0)).await.unwrap(),
+        ClaimState::Acquired
+    );
     store.release_claim(&key2, "a").await.unwrap();
-    assert_eq!(store.claim(&claim(&key2, "b", T0)).await.unwrap(), ClaimState::Acquired);
+    assert_eq!(
+        store.claim(&claim(&key2, "b", T0)).await.unwrap(),
+        ClaimState::Acquired
+    );
 }
 
 pub async fn purge_removes_only_what_is_dead(store: Arc<dyn Store>) {
@@ -189,8 +347,20 @@ pub async fn purge_removes_only_what_is_dead(store: Arc<dyn Store>) {
     store.ping().await.unwrap();
     let removed = store.purge_expired(T0 + 1 + 86_400 + 1).await.unwrap();
     assert!(removed >= 1);
-    assert!(store.find_session(&seeded[0].0.hash()).await.unwrap().is_none());
-    assert!(store.find_session(&seeded[1].0.hash()).await.unwrap().is_some());
+    assert!(
+        store
+            .find_session(&seeded[0].0.hash())
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(
+        store
+            .find_session(&seeded[1].0.hash())
+            .await
+            .unwrap()
+            .is_some()
+    );
 }
 
 macro_rules! conformance {

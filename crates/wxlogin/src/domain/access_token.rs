@@ -72,7 +72,11 @@ impl AccessTokens {
     }
 
     fn refresh_lock(&self, appid: &str) -> Arc<tokio::sync::Mutex<()>> {
-        self.refresh_locks.lock().entry(appid.to_owned()).or_default().clone()
+        self.refresh_locks
+            .lock()
+            .entry(appid.to_owned())
+            .or_default()
+            .clone()
     }
 }
 
@@ -108,7 +112,11 @@ impl Core {
     /// Refresh under the per-app mutex and the store lease. With `rejected`,
     /// WeChat refused that token: force a new one unless someone already
     /// replaced it.
-    async fn refresh_access_token(&self, app: &App, rejected: Option<&AccessToken>) -> Result<ManagedToken, Error> {
+    async fn refresh_access_token(
+        &self,
+        app: &App,
+        rejected: Option<&AccessToken>,
+    ) -> Result<ManagedToken, Error> {
         let appid = app.appid.as_str();
         let lock = self.tokens.refresh_lock(appid);
         let _guard = lock.lock().await;
@@ -117,10 +125,18 @@ impl Core {
             replaced && m.expires_at - now > if rejected.is_some() { 0 } else { REFRESH_AHEAD }
         };
         // Someone (this process or another instance) may have refreshed already.
-        if let Some(m) = self.tokens.fresh(appid, self.clock.now()).filter(|m| usable(m, self.clock.now())) {
+        if let Some(m) = self
+            .tokens
+            .fresh(appid, self.clock.now())
+            .filter(|m| usable(m, self.clock.now()))
+        {
             return Ok(m);
         }
-        if let Some(m) = self.stored_token(appid).await?.filter(|m| usable(m, self.clock.now())) {
+        if let Some(m) = self
+            .stored_token(appid)
+            .await?
+            .filter(|m| usable(m, self.clock.now()))
+        {
             self.tokens.remember(appid, &m);
             return Ok(m);
         }
@@ -130,17 +146,27 @@ impl Core {
         let fence = loop {
             let now = self.clock.now();
             let lease = now + self.wechat.deadline().as_secs() as i64 + 5;
-            if let Some(fence) = self.store.try_lock(&lock_name, &self.tokens.owner, now, lease).await? {
+            if let Some(fence) = self
+                .store
+                .try_lock(&lock_name, &self.tokens.owner, now, lease)
+                .await?
+            {
                 break fence;
             }
             // Another instance is refreshing: wait for its result.
             tokio::time::sleep(Duration::from_millis(50)).await;
-            if let Some(m) = self.stored_token(appid).await?.filter(|m| usable(m, self.clock.now())) {
+            if let Some(m) = self
+                .stored_token(appid)
+                .await?
+                .filter(|m| usable(m, self.clock.now()))
+            {
                 self.tokens.remember(appid, &m);
                 return Ok(m);
             }
             if Instant::now() >= deadline {
-                return Err(Error::UpstreamUnavailable { wechat_errcode: None });
+                return Err(Error::UpstreamUnavailable {
+                    wechat_errcode: None,
+                });
             }
         };
         let result = self.fetch_and_store(app, rejected.is_some(), fence).await;
@@ -157,9 +183,17 @@ impl Core {
         }
     }
 
-    async fn fetch_and_store(&self, app: &App, force: bool, fence: i64) -> Result<ManagedToken, Error> {
+    async fn fetch_and_store(
+        &self,
+        app: &App,
+        force: bool,
+        fence: i64,
+    ) -> Result<ManagedToken, Error> {
         let started = std::time::Instant::now();
-        let grant = self.wechat.stable_token(&app.appid, &app.secret, force).await;
+        let grant = self
+            .wechat
+            .stable_token(&app.appid, &app.secret, force)
+            .await;
         crate::telemetry::upstream_latency("stable_token", started.elapsed());
         let grant = grant.map_err(|e| {
             let err = Error::from(e);
@@ -168,17 +202,31 @@ impl Core {
         })?;
         let expires_at = self.clock.now() + grant.expires_in.as_secs() as i64;
         let appid = app.appid.as_str();
-        let sealed = self
-            .data_key
-            .seal(grant.access_token.expose_secret().as_bytes(), &aad("access_token", &[appid]));
+        let sealed = self.data_key.seal(
+            grant.access_token.expose_secret().as_bytes(),
+            &aad("access_token", &[appid]),
+        );
         let stored = self
             .store
-            .put_access_token(appid, &CachedToken { sealed_token: sealed, expires_at, fence })
+            .put_access_token(
+                appid,
+                &CachedToken {
+                    sealed_token: sealed,
+                    expires_at,
+                    fence,
+                },
+            )
             .await?;
         if !stored {
-            tracing::warn!(appid, "a newer access_token was stored by another instance; ours is not shared");
+            tracing::warn!(
+                appid,
+                "a newer access_token was stored by another instance; ours is not shared"
+            );
         }
-        Ok(ManagedToken { token: grant.access_token, expires_at })
+        Ok(ManagedToken {
+            token: grant.access_token,
+            expires_at,
+        })
     }
 
     async fn stored_token(&self, appid: &str) -> Result<Option<ManagedToken>, Error> {
@@ -193,13 +241,18 @@ impl Core {
             .ok()
             .and_then(|t| AccessToken::parse(t).ok())
             .ok_or(Error::Internal)?;
-        Ok(Some(ManagedToken { token, expires_at: cached.expires_at }))
+        Ok(Some(ManagedToken {
+            token,
+            expires_at: cached.expires_at,
+        }))
     }
 
     fn check_backoff(&self, appid: &str) -> Result<(), Error> {
         let state = self.tokens.state.lock();
         match state.get(appid).and_then(|s| s.retry_not_before) {
-            Some(at) if Instant::now() < at => Err(Error::UpstreamUnavailable { wechat_errcode: None }),
+            Some(at) if Instant::now() < at => Err(Error::UpstreamUnavailable {
+                wechat_errcode: None,
+            }),
             _ => Ok(()),
         }
     }

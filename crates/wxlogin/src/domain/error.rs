@@ -10,7 +10,9 @@ use crate::store::StoreError;
 pub enum Error {
     #[error("{0}")]
     InvalidRequest(String),
-    #[error("the login code is malformed, unknown, expired or for another app; call wx.login again")]
+    #[error(
+        "the login code is malformed, unknown, expired or for another app; call wx.login again"
+    )]
     InvalidCode { wechat_errcode: Option<i64> },
     #[error("the login code was already used; call wx.login again")]
     CodeUsed { wechat_errcode: Option<i64> },
@@ -25,7 +27,9 @@ pub enum Error {
     UserBlocked { wechat_errcode: Option<i64> },
     #[error("WeChat is unavailable or answered nonsense; retry later")]
     UpstreamUnavailable { wechat_errcode: Option<i64> },
-    #[error("WeChat rejected this service's app credentials; the operator must fix the configuration")]
+    #[error(
+        "WeChat rejected this service's app credentials; the operator must fix the configuration"
+    )]
     UpstreamMisconfigured { wechat_errcode: Option<i64> },
     #[error("missing credentials")]
     Unauthorized,
@@ -41,9 +45,13 @@ pub enum Error {
     WatermarkMismatch,
     #[error("raw_data does not match its signature")]
     BadSignature,
-    #[error("no current session_key decrypts this data: call wx.login, log in again, then fetch the data again and retry")]
+    #[error(
+        "no current session_key decrypts this data: call wx.login, log in again, then fetch the data again and retry"
+    )]
     SessionKeyStale,
-    #[error("the phone code is invalid, expired or already used; ask the user to tap the button again")]
+    #[error(
+        "the phone code is invalid, expired or already used; ask the user to tap the button again"
+    )]
     InvalidPhoneCode { wechat_errcode: Option<i64> },
     #[error("the store is unavailable; retry later")]
     StoreUnavailable,
@@ -93,17 +101,28 @@ impl Error {
     /// Rebuild a definitive login failure recorded on a claim by another request.
     pub fn from_recorded(code: &str) -> Self {
         match code {
-            "invalid_code" => Self::InvalidCode { wechat_errcode: Some(40029) },
-            "code_used" => Self::CodeUsed { wechat_errcode: Some(40163) },
-            "user_blocked" => Self::UserBlocked { wechat_errcode: Some(40226) },
-            _ => Self::UpstreamUnavailable { wechat_errcode: None },
+            "invalid_code" => Self::InvalidCode {
+                wechat_errcode: Some(40029),
+            },
+            "code_used" => Self::CodeUsed {
+                wechat_errcode: Some(40163),
+            },
+            "user_blocked" => Self::UserBlocked {
+                wechat_errcode: Some(40226),
+            },
+            _ => Self::UpstreamUnavailable {
+                wechat_errcode: None,
+            },
         }
     }
 
     /// A failure that will not change on retry, so duplicates of the same code
     /// get it too.
     pub fn is_definitive_for_code(&self) -> bool {
-        matches!(self, Self::InvalidCode { .. } | Self::CodeUsed { .. } | Self::UserBlocked { .. })
+        matches!(
+            self,
+            Self::InvalidCode { .. } | Self::CodeUsed { .. } | Self::UserBlocked { .. }
+        )
     }
 }
 
@@ -127,7 +146,9 @@ impl From<wechat::Error> for Error {
     fn from(e: wechat::Error) -> Self {
         let Some(code) = e.errcode() else {
             tracing::warn!(error = %e, "WeChat unreachable or malformed answer");
-            return Self::UpstreamUnavailable { wechat_errcode: None };
+            return Self::UpstreamUnavailable {
+                wechat_errcode: None,
+            };
         };
         let wechat_errcode = Some(code.code());
         match code {

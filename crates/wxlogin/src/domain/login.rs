@@ -74,7 +74,12 @@ impl Core {
         result
     }
 
-    async fn login_once(&self, app: &App, code: &str, key: [u8; 32]) -> Result<LoginOutcome, Error> {
+    async fn login_once(
+        &self,
+        app: &App,
+        code: &str,
+        key: [u8; 32],
+    ) -> Result<LoginOutcome, Error> {
         let owner = uuid::Uuid::new_v4().to_string();
         // A holder that has not finished within its upstream deadline (plus a
         // margin for the store write) is presumed dead.
@@ -107,12 +112,20 @@ impl Core {
     }
 
     /// We hold the claim: make the one upstream call and commit its result.
-    async fn exchange(&self, app: &App, code: &str, claim: &Claim<'_>) -> Result<LoginOutcome, Error> {
+    async fn exchange(
+        &self,
+        app: &App,
+        code: &str,
+        claim: &Claim<'_>,
+    ) -> Result<LoginOutcome, Error> {
         let js_code = JsCode::parse(code).map_err(|_| Error::InvalidCode {
             wechat_errcode: None,
         })?;
         let started = std::time::Instant::now();
-        let answer = self.wechat.code2session(&app.appid, &app.secret, &js_code).await;
+        let answer = self
+            .wechat
+            .code2session(&app.appid, &app.secret, &js_code)
+            .await;
         crate::telemetry::upstream_latency("jscode2session", started.elapsed());
         let session = match answer {
             Ok(session) => session,
@@ -120,7 +133,9 @@ impl Core {
                 let err = Error::from(e);
                 crate::telemetry::upstream_error(err.wechat_errcode());
                 if err.is_definitive_for_code() {
-                    self.store.fail_claim(claim.key, claim.owner, err.code()).await?;
+                    self.store
+                        .fail_claim(claim.key, claim.owner, err.code())
+                        .await?;
                 } else {
                     self.store.release_claim(claim.key, claim.owner).await?;
                 }
@@ -136,7 +151,9 @@ impl Core {
             appid: appid.to_owned(),
             openid: openid.to_owned(),
             unionid: unionid.clone(),
-            sealed_session_key: self.data_key.seal(key_text, &aad("session_key", &[appid, openid])),
+            sealed_session_key: self
+                .data_key
+                .seal(key_text, &aad("session_key", &[appid, openid])),
             key_fingerprint: self.data_key.fingerprint(key_text),
             now,
             previous_key_until: now + self.policy.key_grace,
@@ -145,15 +162,20 @@ impl Core {
         let record = self.new_session_record(&token, appid, openid, unionid.clone(), now);
         let login = LoginRecord {
             session_id: record.id.clone(),
-            sealed_token: self
-                .data_key
-                .seal(token.expose_secret().as_bytes(), &aad("token", &[&record.id])),
+            sealed_token: self.data_key.seal(
+                token.expose_secret().as_bytes(),
+                &aad("token", &[&record.id]),
+            ),
             openid: openid.to_owned(),
             unionid: unionid.clone(),
             new_user: false,
             expires_at: record.expires_at,
         };
-        let Some(new_user) = self.store.complete_login(claim, &user, &record, &login).await? else {
+        let Some(new_user) = self
+            .store
+            .complete_login(claim, &user, &record, &login)
+            .await?
+        else {
             // Our lease ran out and another request took the claim over; its
             // upstream call will meet the consumed code.
             tracing::warn!("login claim lost before commit");

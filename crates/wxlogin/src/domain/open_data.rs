@@ -32,14 +32,22 @@ pub struct Decrypted {
 
 impl Core {
     /// The user's usable session_keys, current first, for a verified session.
-    pub(crate) async fn session_keys(&self, appid: &str, openid: &str) -> Result<Vec<SessionKey>, Error> {
-        let user = self.store.get_user(appid, openid).await?.ok_or(Error::SessionKeyStale)?;
+    pub(crate) async fn session_keys(
+        &self,
+        appid: &str,
+        openid: &str,
+    ) -> Result<Vec<SessionKey>, Error> {
+        let user = self
+            .store
+            .get_user(appid, openid)
+            .await?
+            .ok_or(Error::SessionKeyStale)?;
         let now = self.clock.now();
         let mut sealed = vec![user.sealed_session_key];
-        if let (Some(previous), Some(until)) = (user.sealed_previous_key, user.previous_key_until) {
-            if now < until {
-                sealed.push(previous);
-            }
+        if let (Some(previous), Some(until)) = (user.sealed_previous_key, user.previous_key_until)
+            && now < until
+        {
+            sealed.push(previous);
         }
         let row = aad("session_key", &[appid, openid]);
         sealed
@@ -56,9 +64,16 @@ impl Core {
     }
 
     /// Decrypt open data for the session behind `token`.
-    pub async fn decrypt(&self, token: &str, expected_app: Option<&str>, input: &EncryptedData) -> Result<Decrypted, Error> {
+    pub async fn decrypt(
+        &self,
+        token: &str,
+        expected_app: Option<&str>,
+        input: &EncryptedData,
+    ) -> Result<Decrypted, Error> {
         if input.raw_data.is_some() != input.signature.is_some() {
-            return Err(Error::InvalidRequest("raw_data and signature go together".into()));
+            return Err(Error::InvalidRequest(
+                "raw_data and signature go together".into(),
+            ));
         }
         let session = self.verify(token, expected_app).await?;
         let appid = wechat::AppId::parse(&session.appid).map_err(|_| Error::Internal)?;
@@ -66,10 +81,10 @@ impl Core {
         for (i, key) in keys.iter().enumerate() {
             match decrypt_open_data(key, &input.iv, &input.encrypted_data, &appid) {
                 Ok(open) => {
-                    if let (Some(raw), Some(signature)) = (&input.raw_data, &input.signature) {
-                        if !verify_raw_data_signature(raw, key, signature) {
-                            return Err(Error::BadSignature);
-                        }
+                    if let (Some(raw), Some(signature)) = (&input.raw_data, &input.signature)
+                        && !verify_raw_data_signature(raw, key, signature)
+                    {
+                        return Err(Error::BadSignature);
                     }
                     return Ok(Decrypted {
                         data: open.data,
@@ -90,7 +105,9 @@ fn crypto_error(e: CryptoError) -> Error {
     match e {
         CryptoError::InvalidBase64(field) => Error::InvalidOpenData {
             code: "invalid_base64",
-            detail: format!("{field} is not valid standard base64 (was it sent through a URL without encoding?)"),
+            detail: format!(
+                "{field} is not valid standard base64 (was it sent through a URL without encoding?)"
+            ),
         },
         CryptoError::BadIv => Error::InvalidOpenData {
             code: "invalid_iv",
@@ -106,6 +123,8 @@ fn crypto_error(e: CryptoError) -> Error {
             detail: "the decrypted data carries no watermark".into(),
         },
         // A stored key that is not 16 bytes, or wrong-key outcomes handled above.
-        CryptoError::BadKey | CryptoError::BadPadding | CryptoError::NotJson => Error::SessionKeyStale,
+        CryptoError::BadKey | CryptoError::BadPadding | CryptoError::NotJson => {
+            Error::SessionKeyStale
+        }
     }
 }

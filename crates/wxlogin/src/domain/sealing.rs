@@ -41,7 +41,9 @@ impl fmt::Debug for DataKey {
 impl DataKey {
     /// Parse the base64 text that `wxlogin keygen` prints.
     pub fn parse(text: &str) -> Result<Self, SealError> {
-        let bytes = STANDARD.decode(text.trim()).map_err(|_| SealError::BadKey)?;
+        let bytes = STANDARD
+            .decode(text.trim())
+            .map_err(|_| SealError::BadKey)?;
         let key: [u8; 32] = bytes.try_into().map_err(|_| SealError::BadKey)?;
         let mut derive = Sha256::new();
         derive.update(b"wxlogin/fingerprint/v1");

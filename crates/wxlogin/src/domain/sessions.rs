@@ -42,7 +42,11 @@ pub struct Refreshed {
 impl Core {
     /// Check a bearer token. With `expected_app`, a token of another app is
     /// refused exactly like an unknown one.
-    pub async fn verify(&self, token: &str, expected_app: Option<&str>) -> Result<SessionInfo, Error> {
+    pub async fn verify(
+        &self,
+        token: &str,
+        expected_app: Option<&str>,
+    ) -> Result<SessionInfo, Error> {
         let token = SessionToken::parse(token).ok_or(Error::InvalidToken)?;
         let mut record = self
             .store
@@ -62,12 +66,26 @@ impl Core {
     }
 
     /// Issue a new token for the session's user and revoke the old one, atomically.
-    pub async fn refresh(&self, token: &str, expected_app: Option<&str>) -> Result<Refreshed, Error> {
+    pub async fn refresh(
+        &self,
+        token: &str,
+        expected_app: Option<&str>,
+    ) -> Result<Refreshed, Error> {
         let current = self.verify(token, expected_app).await?;
         let now = self.clock.now();
         let token = SessionToken::generate();
-        let record = self.new_session_record(&token, &current.appid, &current.openid, current.unionid.clone(), now);
-        if !self.store.replace_session(&current.session_id, &record, now).await? {
+        let record = self.new_session_record(
+            &token,
+            &current.appid,
+            &current.openid,
+            current.unionid.clone(),
+            now,
+        );
+        if !self
+            .store
+            .replace_session(&current.session_id, &record, now)
+            .await?
+        {
             return Err(Error::InvalidToken);
         }
         Ok(Refreshed {
@@ -86,15 +104,25 @@ impl Core {
     }
 
     /// Active sessions of a user (admin).
-    pub async fn list_user_sessions(&self, appid: &str, openid: &str) -> Result<Vec<SessionInfo>, Error> {
+    pub async fn list_user_sessions(
+        &self,
+        appid: &str,
+        openid: &str,
+    ) -> Result<Vec<SessionInfo>, Error> {
         self.apps.get(appid).ok_or(Error::UnknownApp)?;
-        let sessions = self.store.list_sessions(appid, openid, self.clock.now()).await?;
+        let sessions = self
+            .store
+            .list_sessions(appid, openid, self.clock.now())
+            .await?;
         Ok(sessions.into_iter().map(SessionInfo::from).collect())
     }
 
     /// Revoke every session of a user (admin); returns how many were active.
     pub async fn revoke_user_sessions(&self, appid: &str, openid: &str) -> Result<u64, Error> {
         self.apps.get(appid).ok_or(Error::UnknownApp)?;
-        Ok(self.store.revoke_all(appid, openid, self.clock.now()).await?)
+        Ok(self
+            .store
+            .revoke_all(appid, openid, self.clock.now())
+            .await?)
     }
 }

@@ -10,8 +10,15 @@ use crate::store::UserUpsert;
 impl Core {
     /// Trade a `getPhoneNumber` code for the session user's phone number.
     /// WeChat checks the code belongs to this user (openid in the body).
-    pub async fn phone_number(&self, token: &str, expected_app: Option<&str>, code: &str) -> Result<PhoneInfo, Error> {
-        let invalid = Error::InvalidPhoneCode { wechat_errcode: None };
+    pub async fn phone_number(
+        &self,
+        token: &str,
+        expected_app: Option<&str>,
+        code: &str,
+    ) -> Result<PhoneInfo, Error> {
+        let invalid = Error::InvalidPhoneCode {
+            wechat_errcode: None,
+        };
         if !valid_code_shape(code) {
             return Err(invalid);
         }
@@ -21,7 +28,11 @@ impl Core {
         let result = self
             .with_access_token(&session.appid, |access_token| {
                 let (code, openid) = (&code, &openid);
-                async move { self.wechat.get_user_phone_number(&access_token, code, Some(openid)).await }
+                async move {
+                    self.wechat
+                        .get_user_phone_number(&access_token, code, Some(openid))
+                        .await
+                }
             })
             .await;
         let info = result.map_err(|e| match e {
@@ -35,7 +46,11 @@ impl Core {
     }
 
     /// Ask WeChat whether the stored session_key is still the user's current one.
-    pub async fn check_session_key(&self, token: &str, expected_app: Option<&str>) -> Result<bool, Error> {
+    pub async fn check_session_key(
+        &self,
+        token: &str,
+        expected_app: Option<&str>,
+    ) -> Result<bool, Error> {
         let session = self.verify(token, expected_app).await?;
         let openid = OpenId::parse(&session.openid).map_err(|_| Error::Internal)?;
         let keys = self.session_keys(&session.appid, &session.openid).await?;
@@ -44,7 +59,11 @@ impl Core {
         };
         self.with_access_token(&session.appid, |access_token| {
             let openid = &openid;
-            async move { self.wechat.check_session(&access_token, openid, current).await }
+            async move {
+                self.wechat
+                    .check_session(&access_token, openid, current)
+                    .await
+            }
         })
         .await
     }
@@ -53,14 +72,22 @@ impl Core {
     /// the old one for the grace period. The key itself is never returned.
     pub async fn reset_session_key(&self, appid: &str, openid: &str) -> Result<(), Error> {
         self.apps.get(appid).ok_or(Error::UnknownApp)?;
-        let user = self.store.get_user(appid, openid).await?.ok_or(Error::NotFound)?;
+        let user = self
+            .store
+            .get_user(appid, openid)
+            .await?
+            .ok_or(Error::NotFound)?;
         let oid = OpenId::parse(openid).map_err(|_| Error::NotFound)?;
         let keys = self.session_keys(appid, openid).await?;
         let current = keys.first().ok_or(Error::Internal)?;
         let new_key = self
             .with_access_token(appid, |access_token| {
                 let oid = &oid;
-                async move { self.wechat.reset_user_session_key(&access_token, oid, current).await }
+                async move {
+                    self.wechat
+                        .reset_user_session_key(&access_token, oid, current)
+                        .await
+                }
             })
             .await?;
         let now = self.clock.now();
@@ -70,7 +97,9 @@ impl Core {
                 appid: appid.to_owned(),
                 openid: openid.to_owned(),
                 unionid: user.unionid,
-                sealed_session_key: self.data_key.seal(text, &aad("session_key", &[appid, openid])),
+                sealed_session_key: self
+                    .data_key
+                    .seal(text, &aad("session_key", &[appid, openid])),
                 key_fingerprint: self.data_key.fingerprint(text),
                 now,
                 previous_key_until: now + self.policy.key_grace,

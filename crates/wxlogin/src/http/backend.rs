@@ -61,7 +61,11 @@ pub async fn introspect(
     _: ServiceAuth,
     ApiJson(request): ApiJson<IntrospectRequest>,
 ) -> Result<Json<IntrospectResponse>, Error> {
-    match state.core.verify(&request.token, request.appid.as_deref()).await {
+    match state
+        .core
+        .verify(&request.token, request.appid.as_deref())
+        .await
+    {
         Ok(s) => Ok(Json(IntrospectResponse {
             active: true,
             exp: Some(s.expires_at.min(s.idle_expires_at)),

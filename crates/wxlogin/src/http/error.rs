@@ -71,7 +71,11 @@ impl IntoResponse for Error {
     fn into_response(self) -> Response {
         let status = status_of(&self);
         if status.is_server_error() {
-            tracing::warn!(code = self.code(), wechat_errcode = self.wechat_errcode(), "request failed");
+            tracing::warn!(
+                code = self.code(),
+                wechat_errcode = self.wechat_errcode(),
+                "request failed"
+            );
         } else {
             tracing::debug!(code = self.code(), "request refused");
         }
@@ -85,7 +89,9 @@ impl IntoResponse for Error {
         let mut response = (status, Json(body)).into_response();
         let headers = response.headers_mut();
         match &self {
-            Error::RateLimited { retry_after_secs, .. } => {
+            Error::RateLimited {
+                retry_after_secs, ..
+            } => {
                 headers.insert(header::RETRY_AFTER, HeaderValue::from(*retry_after_secs));
             }
             Error::Unauthorized | Error::InvalidToken => {

@@ -8,8 +8,8 @@ use std::sync::Arc;
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{ConnectInfo, FromRef, FromRequest, FromRequestParts, Request};
 use axum::http::StatusCode;
-use axum::http::request::Parts;
 use axum::http::header;
+use axum::http::request::Parts;
 use serde::de::DeserializeOwned;
 
 use super::HttpState;
@@ -38,7 +38,9 @@ where
 
 fn json_rejection(rejection: JsonRejection) -> HttpError {
     let (status, code) = match &rejection {
-        JsonRejection::MissingJsonContentType(_) => (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type"),
+        JsonRejection::MissingJsonContentType(_) => {
+            (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type")
+        }
         JsonRejection::BytesRejection(_) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => {
             (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large")
         }
@@ -51,7 +53,11 @@ fn json_rejection(rejection: JsonRejection) -> HttpError {
         // is the caller's own, so echoing its position is harmless.
         _ => rejection.body_text(),
     };
-    HttpError { status, code, message }
+    HttpError {
+        status,
+        code,
+        message,
+    }
 }
 
 /// The `Authorization: Bearer <token>` value, or 401 `unauthorized`.
@@ -61,7 +67,9 @@ impl<S: Send + Sync> FromRequestParts<S> for Bearer {
     type Rejection = Error;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        bearer(parts).map(|t| Self(t.to_owned())).ok_or(Error::Unauthorized)
+        bearer(parts)
+            .map(|t| Self(t.to_owned()))
+            .ok_or(Error::Unauthorized)
     }
 }
 
@@ -103,7 +111,10 @@ pub struct AdminAuth;
 impl FromRequestParts<Arc<HttpState>> for AdminAuth {
     type Rejection = Error;
 
-    async fn from_request_parts(parts: &mut Parts, state: &Arc<HttpState>) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &Arc<HttpState>,
+    ) -> Result<Self, Self::Rejection> {
         check_key(parts, state.admin_key.as_ref()).map(|()| Self)
     }
 }
@@ -114,7 +125,10 @@ pub struct ServiceAuth;
 impl FromRequestParts<Arc<HttpState>> for ServiceAuth {
     type Rejection = Error;
 
-    async fn from_request_parts(parts: &mut Parts, state: &Arc<HttpState>) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &Arc<HttpState>,
+    ) -> Result<Self, Self::Rejection> {
         check_key(parts, state.service_key.as_ref()).map(|()| Self)
     }
 }
@@ -126,16 +140,19 @@ pub struct ClientIp(pub IpAddr);
 impl FromRequestParts<Arc<HttpState>> for ClientIp {
     type Rejection = Error;
 
-    async fn from_request_parts(parts: &mut Parts, state: &Arc<HttpState>) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &Arc<HttpState>,
+    ) -> Result<Self, Self::Rejection> {
         if state.trust_forwarded_for {
             let forwarded = parts
                 .headers
                 .get_all("x-forwarded-for")
                 .iter()
+                .rev()
                 .filter_map(|v| v.to_str().ok())
-                .flat_map(|v| v.split(','))
-                .filter_map(|hop| hop.trim().parse::<IpAddr>().ok())
-                .last();
+                .find_map(|v| v.rsplit(',').next())
+                .and_then(|hop| hop.trim().parse::<IpAddr>().ok());
             if let Some(ip) = forwarded {
                 return Ok(Self(ip));
             }
@@ -168,7 +185,10 @@ where
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         let core = Arc::<Core>::from_ref(state);
         let token = bearer(parts).ok_or(Error::Unauthorized)?;
-        let expected = parts.headers.get("x-wx-appid").and_then(|v| v.to_str().ok());
+        let expected = parts
+            .headers
+            .get("x-wx-appid")
+            .and_then(|v| v.to_str().ok());
         core.verify(token, expected).await.map(Self)
     }
 }

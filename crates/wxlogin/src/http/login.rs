@@ -63,7 +63,10 @@ impl LoginLimiter {
 
     fn check(&self, ip: IpAddr, appid: &str) -> Result<(), Error> {
         let refused = |not_until: governor::NotUntil<_>| Error::RateLimited {
-            retry_after_secs: not_until.wait_time_from(DefaultClock::default().now()).as_secs().max(1),
+            retry_after_secs: not_until
+                .wait_time_from(DefaultClock::default().now())
+                .as_secs()
+                .max(1),
             wechat_errcode: None,
         };
         self.per_ip.check_key(&ip).map_err(refused)?;
@@ -102,7 +105,10 @@ pub async fn login(
     let result = async {
         let app = state.core.apps.resolve(request.appid.as_deref())?;
         state.limiter.check(ip, app.appid.as_str())?;
-        state.core.login(Some(app.appid.as_str()), &request.code).await
+        state
+            .core
+            .login(Some(app.appid.as_str()), &request.code)
+            .await
     }
     .await;
     telemetry::login_outcome(match &result {

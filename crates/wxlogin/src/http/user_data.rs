@@ -62,7 +62,9 @@ pub async fn decrypt(
         signature: request.signature,
     };
     let decrypted = state.core.decrypt(&token, app.as_deref(), &input).await?;
-    Ok(Json(DecryptResponse { data: decrypted.data }))
+    Ok(Json(DecryptResponse {
+        data: decrypted.data,
+    }))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -100,7 +102,10 @@ pub async fn phone(
     Bearer(token): Bearer,
     ApiJson(request): ApiJson<PhoneRequest>,
 ) -> Result<Json<PhoneResponse>, Error> {
-    let info = state.core.phone_number(&token, app.as_deref(), &request.code).await?;
+    let info = state
+        .core
+        .phone_number(&token, app.as_deref(), &request.code)
+        .await?;
     Ok(Json(PhoneResponse {
         phone_number: info.phone_number,
         pure_phone_number: info.pure_phone_number,
@@ -133,5 +138,7 @@ pub async fn check(
     Bearer(token): Bearer,
 ) -> Result<Json<CheckResponse>, Error> {
     let valid = state.core.check_session_key(&token, app.as_deref()).await?;
-    Ok(Json(CheckResponse { session_key_valid: valid }))
+    Ok(Json(CheckResponse {
+        session_key_valid: valid,
+    }))
 }

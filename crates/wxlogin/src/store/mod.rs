@@ -133,11 +133,22 @@ pub trait SessionStore: Send + Sync {
     async fn revoke_session(&self, id: &str, now: UnixTime) -> Result<bool, StoreError>;
     /// Revoke `old_id` and create `new` atomically; false (and nothing created)
     /// if `old_id` was no longer active.
-    async fn replace_session(&self, old_id: &str, new: &SessionRecord, now: UnixTime) -> Result<bool, StoreError>;
+    async fn replace_session(
+        &self,
+        old_id: &str,
+        new: &SessionRecord,
+        now: UnixTime,
+    ) -> Result<bool, StoreError>;
     /// Active sessions of a user.
-    async fn list_sessions(&self, appid: &str, openid: &str, now: UnixTime) -> Result<Vec<SessionRecord>, StoreError>;
+    async fn list_sessions(
+        &self,
+        appid: &str,
+        openid: &str,
+        now: UnixTime,
+    ) -> Result<Vec<SessionRecord>, StoreError>;
     /// Revoke every session of a user; returns how many were active.
-    async fn revoke_all(&self, appid: &str, openid: &str, now: UnixTime) -> Result<u64, StoreError>;
+    async fn revoke_all(&self, appid: &str, openid: &str, now: UnixTime)
+    -> Result<u64, StoreError>;
 }
 
 #[async_trait]
@@ -156,7 +167,12 @@ pub trait ClaimStore: Send + Sync {
         record: &LoginRecord,
     ) -> Result<Option<bool>, StoreError>;
     /// Record a definitive upstream refusal (fenced by owner).
-    async fn fail_claim(&self, key: &[u8; 32], owner: &str, error_code: &str) -> Result<(), StoreError>;
+    async fn fail_claim(
+        &self,
+        key: &[u8; 32],
+        owner: &str,
+        error_code: &str,
+    ) -> Result<(), StoreError>;
     /// Give the claim up (transient failure) so a retry may try again.
     async fn release_claim(&self, key: &[u8; 32], owner: &str) -> Result<(), StoreError>;
 }
@@ -184,7 +200,13 @@ pub trait TokenStore: Send + Sync {
 #[async_trait]
 pub trait LockStore: Send + Sync {
     /// Take the lock if it is free, expired, or already ours; returns the fence.
-    async fn try_lock(&self, name: &str, owner: &str, now: UnixTime, lease_until: UnixTime) -> Result<Option<i64>, StoreError>;
+    async fn try_lock(
+        &self,
+        name: &str,
+        owner: &str,
+        now: UnixTime,
+        lease_until: UnixTime,
+    ) -> Result<Option<i64>, StoreError>;
     /// Release the lock if we still hold it.
     async fn unlock(&self, name: &str, owner: &str) -> Result<(), StoreError>;
 }

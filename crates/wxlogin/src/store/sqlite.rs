@@ -13,8 +13,8 @@ use sqlx::sqlite::{
 use sqlx::{Row, SqlitePool};
 
 use super::{
-    CachedToken, Claim, ClaimState, ClaimStore, LockStore, LoginRecord, SessionRecord, SessionStore, Store,
-    StoreError, TokenStore, UserRecord, UserStore, UserUpsert,
+    CachedToken, Claim, ClaimState, ClaimStore, LockStore, LoginRecord, SessionRecord,
+    SessionStore, Store, StoreError, TokenStore, UserRecord, UserStore, UserUpsert,
 };
 use crate::clock::UnixTime;
 use crate::domain::token::TokenHash;
@@ -125,7 +125,10 @@ async fn upsert_user_in(conn: &mut SqliteConnection, u: &UserUpsert) -> Result<b
     Ok(!exists)
 }
 
-async fn insert_session_in(conn: &mut SqliteConnection, s: &SessionRecord) -> Result<(), StoreError> {
+async fn insert_session_in(
+    conn: &mut SqliteConnection,
+    s: &SessionRecord,
+) -> Result<(), StoreError> {
     sqlx::query(
         "INSERT INTO sessions (id, token_hash, appid, openid, unionid, created_at, expires_at, idle_expires_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
@@ -207,16 +210,22 @@ impl SessionStore for SqliteStore {
     }
 
     async fn revoke_session(&self, id: &str, now: UnixTime) -> Result<bool, StoreError> {
-        let done = sqlx::query("UPDATE sessions SET revoked_at = ?2 WHERE id = ?1 AND revoked_at IS NULL")
-            .bind(id)
-            .bind(now)
-            .execute(&self.pool)
-            .await
-            .map_err(unavailable)?;
+        let done =
+            sqlx::query("UPDATE sessions SET revoked_at = ?2 WHERE id = ?1 AND revoked_at IS NULL")
+                .bind(id)
+                .bind(now)
+                .execute(&self.pool)
+                .await
+                .map_err(unavailable)?;
         Ok(done.rows_affected() == 1)
     }
 
-    async fn replace_session(&self, old_id: &str, new: &SessionRecord, now: UnixTime) -> Result<bool, StoreError> {
+    async fn replace_session(
+        &self,
+        old_id: &str,
+        new: &SessionRecord,
+        now: UnixTime,
+    ) -> Result<bool, StoreError> {
         let mut tx = self.pool.begin().await.map_err(unavailable)?;
         let revoked = sqlx::query(
             "UPDATE sessions SET revoked_at = ?2
@@ -235,7 +244,12 @@ impl SessionStore for SqliteStore {
         Ok(true)
     }
 
-    async fn list_sessions(&self, appid: &str, openid: &str, now: UnixTime) -> Result<Vec<SessionRecord>, StoreError> {
+    async fn list_sessions(
+        &self,
+        appid: &str,
+        openid: &str,
+        now: UnixTime,
+    ) -> Result<Vec<SessionRecord>, StoreError> {
         let rows = sqlx::query(
             "SELECT id, token_hash, appid, openid, unionid, created_at, expires_at, idle_expires_at, revoked_at
              FROM sessions
@@ -252,7 +266,12 @@ impl SessionStore for SqliteStore {
         rows.iter().map(session_from_row).collect()
     }
 
-    async fn revoke_all(&self, appid: &str, openid: &str, now: UnixTime) -> Result<u64, StoreError> {
+    async fn revoke_all(
+        &self,
+        appid: &str,
+        openid: &str,
+        now: UnixTime,
+    ) -> Result<u64, StoreError> {
         let done = sqlx::query(
             "UPDATE sessions SET revoked_at = ?3
              WHERE appid = ?1 AND openid = ?2 AND revoked_at IS NULL
@@ -311,13 +330,26 @@ impl ClaimStore for SqliteStore {
                     .unwrap_or_default(),
             )),
             "done" => {
-                let field = |name: &'static str| StoreError::Corrupt(format!("done claim without {name}"));
+                let field =
+                    |name: &'static str| StoreError::Corrupt(format!("done claim without {name}"));
                 Ok(ClaimState::Done(LoginRecord {
-                    session_id: row.try_get::<Option<String>, _>("session_id").map_err(corrupt)?.ok_or_else(|| field("session_id"))?,
-                    sealed_token: row.try_get::<Option<Vec<u8>>, _>("sealed_token").map_err(corrupt)?.ok_or_else(|| field("sealed_token"))?,
-                    openid: row.try_get::<Option<String>, _>("openid").map_err(corrupt)?.ok_or_else(|| field("openid"))?,
+                    session_id: row
+                        .try_get::<Option<String>, _>("session_id")
+                        .map_err(corrupt)?
+                        .ok_or_else(|| field("session_id"))?,
+                    sealed_token: row
+                        .try_get::<Option<Vec<u8>>, _>("sealed_token")
+                        .map_err(corrupt)?
+                        .ok_or_else(|| field("sealed_token"))?,
+                    openid: row
+                        .try_get::<Option<String>, _>("openid")
+                        .map_err(corrupt)?
+                        .ok_or_else(|| field("openid"))?,
                     unionid: row.try_get("unionid").map_err(corrupt)?,
-                    new_user: row.try_get::<Option<bool>, _>("new_user").map_err(corrupt)?.unwrap_or(false),
+                    new_user: row
+                        .try_get::<Option<bool>, _>("new_user")
+                        .map_err(corrupt)?
+                        .unwrap_or(false),
                     expires_at: row.try_get("expires_at").map_err(corrupt)?,
                 }))
             }
@@ -364,7 +396,12 @@ impl ClaimStore for SqliteStore {
         Ok(Some(new_user))
     }
 
-    async fn fail_claim(&self, key: &[u8; 32], owner: &str, error_code: &str) -> Result<(), StoreError> {
+    async fn fail_claim(
+        &self,
+        key: &[u8; 32],
+        owner: &str,
+        error_code: &str,
+    ) -> Result<(), StoreError> {
         sqlx::query(
             "UPDATE login_claims SET state = 'failed', error_code = ?3
              WHERE claim_key = ?1 AND owner = ?2 AND state = 'pending'",
@@ -379,12 +416,14 @@ impl ClaimStore for SqliteStore {
     }
 
     async fn release_claim(&self, key: &[u8; 32], owner: &str) -> Result<(), StoreError> {
-        sqlx::query("DELETE FROM login_claims WHERE claim_key = ?1 AND owner = ?2 AND state = 'pending'")
-            .bind(&key[..])
-            .bind(owner)
-            .execute(&self.pool)
-            .await
-            .map_err(unavailable)?;
+        sqlx::query(
+            "DELETE FROM login_claims WHERE claim_key = ?1 AND owner = ?2 AND state = 'pending'",
+        )
+        .bind(&key[..])
+        .bind(owner)
+        .execute(&self.pool)
+        .await
+        .map_err(unavailable)?;
         Ok(())
     }
 }
@@ -392,7 +431,10 @@ impl ClaimStore for SqliteStore {
 #[async_trait]
 impl Store for SqliteStore {
     async fn ping(&self) -> Result<(), StoreError> {
-        sqlx::query("SELECT 1").execute(&self.pool).await.map_err(unavailable)?;
+        sqlx::query("SELECT 1")
+            .execute(&self.pool)
+            .await
+            .map_err(unavailable)?;
         Ok(())
     }
 
@@ -413,15 +455,16 @@ impl Store for SqliteStore {
     }
 }
 
-
 #[async_trait]
 impl TokenStore for SqliteStore {
     async fn get_access_token(&self, appid: &str) -> Result<Option<CachedToken>, StoreError> {
-        let row = sqlx::query("SELECT sealed_token, expires_at, fence FROM access_tokens WHERE appid = ?1")
-            .bind(appid)
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(unavailable)?;
+        let row = sqlx::query(
+            "SELECT sealed_token, expires_at, fence FROM access_tokens WHERE appid = ?1",
+        )
+        .bind(appid)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(unavailable)?;
         row.map(|row| {
             Ok(CachedToken {
                 sealed_token: row.try_get("sealed_token").map_err(corrupt)?,
@@ -452,7 +495,13 @@ impl TokenStore for SqliteStore {
 
 #[async_trait]
 impl LockStore for SqliteStore {
-    async fn try_lock(&self, name: &str, owner: &str, now: UnixTime, lease_until: UnixTime) -> Result<Option<i64>, StoreError> {
+    async fn try_lock(
+        &self,
+        name: &str,
+        owner: &str,
+        now: UnixTime,
+        lease_until: UnixTime,
+    ) -> Result<Option<i64>, StoreError> {
         let row = sqlx::query(
             "INSERT INTO locks (name, owner, lease_until, fence) VALUES (?1, ?2, ?3, 1)
              ON CONFLICT (name) DO UPDATE SET
@@ -469,7 +518,8 @@ impl LockStore for SqliteStore {
         .fetch_optional(&self.pool)
         .await
         .map_err(unavailable)?;
-        row.map(|r| r.try_get::<i64, _>("fence").map_err(corrupt)).transpose()
+        row.map(|r| r.try_get::<i64, _>("fence").map_err(corrupt))
+            .transpose()
     }
 
     async fn unlock(&self, name: &str, owner: &str) -> Result<(), StoreError> {

@@ -10,10 +10,10 @@ use serde_json::{Value, json};
 use tempfile::TempDir;
 use tokio::sync::oneshot;
 use wechat_sim::{AppSpec, SimEndpoint, SimHandle, Simulator, UserSpec};
+use wxlogin::Application;
 use wxlogin::clock::ManualClock;
 use wxlogin::config::{AppSettings, Settings};
 use wxlogin::domain::DataKey;
-use wxlogin::Application;
 
 pub const APP_A: &str = "wx4f4bc4dec97d474b";
 pub const APP_B: &str = "wx1111111111111111";
@@ -183,5 +183,11 @@ impl TestApp {
 pub async fn error_code(response: reqwest::Response) -> (StatusCode, String) {
     let status = response.status();
     let body: Value = response.json().await.unwrap();
-    (status, body["error"]["code"].as_str().unwrap_or_default().to_owned())
+    (
+        status,
+        body["error"]["code"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned(),
+    )
 }

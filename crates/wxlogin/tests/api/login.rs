@@ -30,7 +30,10 @@ async fn login_returns_a_token_and_new_user_true_then_false() {
         .await
         .unwrap();
     assert_eq!(second["new_user"], false);
-    assert_ne!(second["token"], first["token"], "each device gets its own session");
+    assert_ne!(
+        second["token"], first["token"],
+        "each device gets its own session"
+    );
     assert_eq!(app.session_status(token).await, StatusCode::OK);
 }
 
@@ -41,7 +44,12 @@ async fn unionid_is_passed_through_only_for_a_bound_app() {
     assert!(bound["unionid"].as_str().is_some_and(|u| !u.is_empty()));
     let (token, _, unbound) = app.login(APP_B).await;
     assert!(unbound.get("unionid").is_none());
-    let session: Value = app.get_bearer("/v1/session", &token).await.json().await.unwrap();
+    let session: Value = app
+        .get_bearer("/v1/session", &token)
+        .await
+        .json()
+        .await
+        .unwrap();
     assert!(session.get("unionid").is_none());
 }
 
@@ -52,7 +60,10 @@ async fn twenty_concurrent_logins_with_one_code_make_one_upstream_call_and_one_s
     let code = app.code_for(APP_A, &openid);
     let mut requests = tokio::task::JoinSet::new();
     for _ in 0..20 {
-        let request = app.http.post(format!("{}/v1/login", app.address)).json(&json!({"appid": APP_A, "code": code}));
+        let request = app
+            .http
+            .post(format!("{}/v1/login", app.address))
+            .json(&json!({"appid": APP_A, "code": code}));
         requests.spawn(async move {
             let response = request.send().await.unwrap();
             assert_eq!(response.status(), StatusCode::OK);
@@ -73,11 +84,24 @@ async fn a_replayed_code_within_five_minutes_returns_the_same_session_without_an
     let app = spawn_app().await;
     let openid = app.new_user(APP_A);
     let code = app.code_for(APP_A, &openid);
-    let first: Value = app.post_login(json!({"appid": APP_A, "code": code})).await.json().await.unwrap();
+    let first: Value = app
+        .post_login(json!({"appid": APP_A, "code": code}))
+        .await
+        .json()
+        .await
+        .unwrap();
     app.clock.advance(240);
-    let again: Value = app.post_login(json!({"appid": APP_A, "code": code})).await.json().await.unwrap();
+    let again: Value = app
+        .post_login(json!({"appid": APP_A, "code": code}))
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(first["token"], again["token"]);
-    assert_eq!(again["new_user"], true, "the replay repeats the original answer");
+    assert_eq!(
+        again["new_user"], true,
+        "the replay repeats the original answer"
+    );
     assert_eq!(app.code2session_calls(), 1);
 }
 
@@ -88,8 +112,12 @@ async fn a_replay_after_the_window_reaches_wechat_and_gets_code_used() {
     let code = app.code_for(APP_A, &openid);
     app.post_login(json!({"appid": APP_A, "code": code})).await;
     app.clock.advance(301);
-    let (status, code_) = error_code(app.post_login(json!({"appid": APP_A, "code": code})).await).await;
-    assert_eq!((status, code_.as_str()), (StatusCode::CONFLICT, "code_used"));
+    let (status, code_) =
+        error_code(app.post_login(json!({"appid": APP_A, "code": code})).await).await;
+    assert_eq!(
+        (status, code_.as_str()),
+        (StatusCode::CONFLICT, "code_used")
+    );
     assert_eq!(app.code2session_calls(), 2);
 }
 
@@ -98,11 +126,23 @@ async fn a_replay_after_logout_is_refused_not_resurrected() {
     let app = spawn_app().await;
     let openid = app.new_user(APP_A);
     let code = app.code_for(APP_A, &openid);
-    let first: Value = app.post_login(json!({"appid": APP_A, "code": code})).await.json().await.unwrap();
+    let first: Value = app
+        .post_login(json!({"appid": APP_A, "code": code}))
+        .await
+        .json()
+        .await
+        .unwrap();
     let token = first["token"].as_str().unwrap();
-    assert_eq!(app.post_bearer("/v1/logout", token).await.status(), StatusCode::NO_CONTENT);
-    let (status, code_) = error_code(app.post_login(json!({"appid": APP_A, "code": code})).await).await;
-    assert_eq!((status, code_.as_str()), (StatusCode::CONFLICT, "code_used"));
+    assert_eq!(
+        app.post_bearer("/v1/logout", token).await.status(),
+        StatusCode::NO_CONTENT
+    );
+    let (status, code_) =
+        error_code(app.post_login(json!({"appid": APP_A, "code": code})).await).await;
+    assert_eq!(
+        (status, code_.as_str()),
+        (StatusCode::CONFLICT, "code_used")
+    );
 }
 
 #[tokio::test]
@@ -111,10 +151,16 @@ async fn appid_may_be_omitted_only_when_a_single_app_is_configured() {
     let openid = app.new_user(APP_A);
     let code = app.code_for(APP_A, &openid);
     let (status, code_) = error_code(app.post_login(json!({"code": code})).await).await;
-    assert_eq!((status, code_.as_str()), (StatusCode::BAD_REQUEST, "invalid_request"));
+    assert_eq!(
+        (status, code_.as_str()),
+        (StatusCode::BAD_REQUEST, "invalid_request")
+    );
     let single = spawn_app_with(|s| s.apps.truncate(1)).await;
     let openid = single.new_user(APP_A);
     let code = single.code_for(APP_A, &openid);
-    assert_eq!(single.post_login(json!({"code": code})).await.status(), StatusCode::OK);
+    assert_eq!(
+        single.post_login(json!({"code": code})).await.status(),
+        StatusCode::OK
+    );
     assert_eq!(single.sim().calls(SimEndpoint::Code2Session), 1);
 }

@@ -6,3 +6,4 @@ mod login;
 mod login_errors;
 mod secrets;
 mod sessions;
+mod user_data;

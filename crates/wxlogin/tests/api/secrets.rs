@@ -22,14 +22,22 @@ async fn the_raw_sqlite_files_hold_no_session_key_and_no_token() {
         let (token, openid, _) = app.login(APP_A).await;
         let key = app.sim().session_key(APP_A, &openid).unwrap();
         use base64::Engine as _;
-        let raw = base64::engine::general_purpose::STANDARD.decode(&key).unwrap();
+        let raw = base64::engine::general_purpose::STANDARD
+            .decode(&key)
+            .unwrap();
         secrets.extend([token.into_bytes(), key.into_bytes(), raw]);
     }
     // The same user again: the rotated-out key is kept (sealed) as the previous key.
     let (token, openid, _) = app.login(APP_B).await;
     let old_key = app.sim().session_key(APP_B, &openid).unwrap();
-    app.post_login(json!({"appid": APP_B, "code": app.code_for(APP_B, &openid)})).await;
-    secrets.extend([token.into_bytes(), old_key.into_bytes(), SECRET_A.into(), SECRET_B.into()]);
+    app.post_login(json!({"appid": APP_B, "code": app.code_for(APP_B, &openid)}))
+        .await;
+    secrets.extend([
+        token.into_bytes(),
+        old_key.into_bytes(),
+        SECRET_A.into(),
+        SECRET_B.into(),
+    ]);
     let mut bytes = Vec::new();
     for suffix in ["", "-wal", "-shm"] {
         let path = format!("{}{suffix}", app.db_path().display());
@@ -38,9 +46,15 @@ async fn the_raw_sqlite_files_hold_no_session_key_and_no_token() {
         }
     }
     assert!(bytes.len() > 4096, "the database was read");
-    assert!(contains(&bytes, APP_A.as_bytes()), "sanity: plain identifiers are there");
+    assert!(
+        contains(&bytes, APP_A.as_bytes()),
+        "sanity: plain identifiers are there"
+    );
     for secret in &secrets {
-        assert!(!contains(&bytes, secret), "a secret is stored in plain text");
+        assert!(
+            !contains(&bytes, secret),
+            "a secret is stored in plain text"
+        );
     }
 }
 
@@ -81,7 +95,10 @@ secret_file = "{dir}/secret.txt"
         .unwrap();
     // Both streams go to one log file; the listening address is read from it.
     let (tx, rx) = std::sync::mpsc::channel::<String>();
-    for stream in [Box::new(child.stdout.take().unwrap()) as Box<dyn std::io::Read + Send>, Box::new(child.stderr.take().unwrap())] {
+    for stream in [
+        Box::new(child.stdout.take().unwrap()) as Box<dyn std::io::Read + Send>,
+        Box::new(child.stderr.take().unwrap()),
+    ] {
         let tx = tx.clone();
         std::thread::spawn(move || {
             for line in BufReader::new(stream).lines().map_while(Result::ok) {
@@ -91,33 +108,99 @@ secret_file = "{dir}/secret.txt"
     }
     let mut log = String::new();
     let address = loop {
-        let line = rx.recv_timeout(Duration::from_secs(30)).expect("service started");
+        let line = rx
+            .recv_timeout(Duration::from_secs(30))
+            .expect("service started");
         log.push_str(&line);
         log.push('\n');
         if line.contains("wxlogin listening") {
             let start = line.find("127.0.0.1:").unwrap();
-            let addr: String = line[start..].chars().take_while(|c| c.is_ascii_digit() || *c == '.' || *c == ':').collect();
+            let addr: String = line[start..]
+                .chars()
+                .take_while(|c| c.is_ascii_digit() || *c == '.' || *c == ':')
+                .collect();
             break format!("http://{addr}");
         }
     };
     let http = http_client();
     let openid = sim_app.new_user(APP_A);
     let code = sim_app.code_for(APP_A, &openid);
-    let login: Value = http.post(format!("{address}/v1/login")).json(&json!({"code": code})).send().await.unwrap().json().await.unwrap();
+    let login: Value = http
+        .post(format!("{address}/v1/login"))
+        .json(&json!({"code": code}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     let token = login["token"].as_str().unwrap().to_owned();
     let session_key = sim_app.sim().session_key(APP_A, &openid).unwrap();
-    let replay = http.post(format!("{address}/v1/login")).json(&json!({"code": code})).send().await.unwrap();
+    let replay = http
+        .post(format!("{address}/v1/login"))
+        .json(&json!({"code": code}))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(replay.status(), StatusCode::OK);
-    assert_eq!(http.get(format!("{address}/v1/session")).bearer_auth(&token).send().await.unwrap().status(), StatusCode::OK);
-    http.get(format!("{address}/v1/auth")).bearer_auth(&token).send().await.unwrap();
-    http.post(format!("{address}/v1/introspect")).bearer_auth(SERVICE_KEY).json(&json!({"token": token})).send().await.unwrap();
-    http.get(format!("{address}/v1/admin/users/{APP_A}/{openid}/sessions")).bearer_auth(ADMIN_KEY).send().await.unwrap();
-    let refreshed: Value = http.post(format!("{address}/v1/session/refresh")).bearer_auth(&token).send().await.unwrap().json().await.unwrap();
+    assert_eq!(
+        http.get(format!("{address}/v1/session"))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        StatusCode::OK
+    );
+    http.get(format!("{address}/v1/auth"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    http.post(format!("{address}/v1/introspect"))
+        .bearer_auth(SERVICE_KEY)
+        .json(&json!({"token": token}))
+        .send()
+        .await
+        .unwrap();
+    http.get(format!(
+        "{address}/v1/admin/users/{APP_A}/{openid}/sessions"
+    ))
+    .bearer_auth(ADMIN_KEY)
+    .send()
+    .await
+    .unwrap();
+    let refreshed: Value = http
+        .post(format!("{address}/v1/session/refresh"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     let token2 = refreshed["token"].as_str().unwrap().to_owned();
-    http.post(format!("{address}/v1/logout")).bearer_auth(&token2).send().await.unwrap();
-    http.get(format!("{address}/v1/session")).bearer_auth(&token).send().await.unwrap();
-    http.post(format!("{address}/v1/login")).json(&json!({"code": "051v0m000ObAyK19vV1005SDWf0v0m0s"})).send().await.unwrap();
-    http.post(format!("{address}/v1/introspect")).bearer_auth("wrong-key-and-long-enough").json(&json!({"token": token})).send().await.unwrap();
+    http.post(format!("{address}/v1/logout"))
+        .bearer_auth(&token2)
+        .send()
+        .await
+        .unwrap();
+    http.get(format!("{address}/v1/session"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    http.post(format!("{address}/v1/login"))
+        .json(&json!({"code": "051v0m000ObAyK19vV1005SDWf0v0m0s"}))
+        .send()
+        .await
+        .unwrap();
+    http.post(format!("{address}/v1/introspect"))
+        .bearer_auth("wrong-key-and-long-enough")
+        .json(&json!({"token": token}))
+        .send()
+        .await
+        .unwrap();
     tokio::time::sleep(Duration::from_millis(300)).await;
     let _ = child.kill();
     let _ = child.wait();
@@ -128,23 +211,40 @@ secret_file = "{dir}/secret.txt"
     std::fs::write(&log_path, &log).unwrap();
     assert!(log.lines().count() > 20, "TRACE logging was on:\n{log}");
     assert!(log.contains("/v1/login"), "requests were logged");
-    let secrets = [SECRET_A, &data_key, &session_key, &token, &token2, ADMIN_KEY, SERVICE_KEY, &code, "wrong-key-and-long-enough"];
+    let secrets = [
+        SECRET_A,
+        &data_key,
+        &session_key,
+        &token,
+        &token2,
+        ADMIN_KEY,
+        SERVICE_KEY,
+        &code,
+        "wrong-key-and-long-enough",
+    ];
     for secret in secrets {
-        assert!(!log.contains(secret), "a secret leaked into the logs (see {})", log_path.display());
+        assert!(
+            !log.contains(secret),
+            "a secret leaked into the logs (see {})",
+            log_path.display()
+        );
     }
 }
 
 #[test]
 fn debug_output_of_config_and_errors_is_redacted() {
-    let mut settings = wxlogin::Settings::default();
-    settings.data_key = Some(wxlogin::domain::DataKey::generate_text().into());
-    let data_key = secrecy::ExposeSecret::expose_secret(settings.data_key.as_ref().unwrap()).to_owned();
-    settings.admin_key = Some(ADMIN_KEY.to_owned().into());
-    settings.apps = vec![wxlogin::config::AppSettings {
-        appid: APP_A.into(),
-        secret: Some(SECRET_A.to_owned().into()),
-        secret_file: None,
-    }];
+    let settings = wxlogin::Settings {
+        data_key: Some(wxlogin::domain::DataKey::generate_text().into()),
+        admin_key: Some(ADMIN_KEY.to_owned().into()),
+        apps: vec![wxlogin::config::AppSettings {
+            appid: APP_A.into(),
+            secret: Some(SECRET_A.to_owned().into()),
+            secret_file: None,
+        }],
+        ..Default::default()
+    };
+    let data_key =
+        secrecy::ExposeSecret::expose_secret(settings.data_key.as_ref().unwrap()).to_owned();
     let raw = format!("{settings:?}");
     let config = settings.validate().unwrap();
     let validated = format!("{config:?}");
@@ -158,5 +258,8 @@ fn debug_output_of_config_and_errors_is_redacted() {
         ..Default::default()
     };
     let message = bad.validate().unwrap_err().to_string();
-    assert!(message.contains("data_key") && !message.contains("not-a-key"), "{message}");
+    assert!(
+        message.contains("data_key") && !message.contains("not-a-key"),
+        "{message}"
+    );
 }

@@ -1,0 +1,186 @@
+//! The simulator's public vocabulary: how tests describe apps and users, name
+//! endpoints, receive open data, and read back what the simulator saw.
+
+use std::fmt;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+/// A mini program registered with the simulator.
+#[derive(Clone)]
+pub struct AppSpec {
+    pub appid: String,
+    pub secret: String,
+    /// Bound to a WeChat Open Platform account: only then is `unionid` returned.
+    pub bound_to_open_platform: bool,
+    /// The owner enabled the IP whitelist and the caller is not on it: every call
+    /// carrying the secret answers 40164.
+    pub ip_whitelist: bool,
+}
+
+/// The secret prints as `[redacted]`.
+impl fmt::Debug for AppSpec {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AppSpec")
+            .field("appid", &self.appid)
+            .field("secret", &"[redacted]")
+            .field("bound_to_open_platform", &self.bound_to_open_platform)
+            .field("ip_whitelist", &self.ip_whitelist)
+            .finish()
+    }
+}
+
+/// A user of one app. Every `None` is filled with a realistic random value.
+#[derive(Debug, Clone, Default)]
+pub struct UserSpec {
+    /// 28 chars starting with `o` when absent.
+    pub openid: Option<String>,
+    /// Random when absent; only ever returned for apps bound to Open Platform.
+    pub unionid: Option<String>,
+    pub blocked: bool,
+    /// A mainland number (`13580006666`) or `+<country code> <number>`; a random
+    /// mainland number when absent, so the phone flow always works in demos.
+    pub phone: Option<String>,
+}
+
+/// When minting a login code (playing `wx.login`) gives the user a new session key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Rotation {
+    /// Rotate on every mint unless the last rotation is younger than `min_period`.
+    /// Harsher than WeChat on purpose, so the previous-key logic is exercised.
+    OnMint { min_period: Duration },
+    /// Keep the key until a reset or `set_session_key`.
+    Never,
+}
+
+impl Default for Rotation {
+    fn default() -> Self {
+        Self::OnMint {
+            min_period: Duration::ZERO,
+        }
+    }
+}
+
+/// The WeChat endpoints the simulator serves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SimEndpoint {
+    #[serde(
+        rename = "code2session",
+        alias = "code2_session",
+        alias = "jscode2session"
+    )]
+    Code2Session,
+    StableToken,
+    Token,
+    GetUserPhoneNumber,
+    CheckSession,
+    ResetUserSessionKey,
+}
+
+impl SimEndpoint {
+    pub const ALL: [SimEndpoint; 6] = [
+        Self::Code2Session,
+        Self::StableToken,
+        Self::Token,
+        Self::GetUserPhoneNumber,
+        Self::CheckSession,
+        Self::ResetUserSessionKey,
+    ];
+
+    /// The URL path WeChat serves it at.
+    pub fn path(self) -> &'static str {
+        match self {
+            Self::Code2Session => "/sns/jscode2session",
+            Self::StableToken => "/cgi-bin/stable_token",
+            Self::Token => "/cgi-bin/token",
+            Self::GetUserPhoneNumber => "/wxa/business/getuserphonenumber",
+            Self::CheckSession => "/wxa/checksession",
+            Self::ResetUserSessionKey => "/wxa/resetusersessionkey",
+        }
+    }
+
+    /// The name used in JSON (`/__sim/stats`, `/__sim/faults`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Code2Session => "code2session",
+            Self::StableToken => "stable_token",
+            Self::Token => "token",
+            Self::GetUserPhoneNumber => "get_user_phone_number",
+            Self::CheckSession => "check_session",
+            Self::ResetUserSessionKey => "reset_user_session_key",
+        }
+    }
+
+    /// Whether WeChat only accepts a JSON POST here (the others are GET).
+    pub(crate) fn is_post(self) -> bool {
+        matches!(self, Self::StableToken | Self::GetUserPhoneNumber)
+    }
+}
+
+impl fmt::Display for SimEndpoint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// Which open data the mini program asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OpenDataKind {
+    /// `wx.getUserInfo`: the TV1 shape, with `rawData` and `signature`.
+    Profile,
+    /// The legacy encrypted phone number: the TV2 shape.
+    Phone,
+}
+
+/// What the mini program receives and forwards to its backend.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct OpenDataBlob {
+    pub encrypted_data: String,
+    pub iv: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub raw_data: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signature: Option<String>,
+}
+
+/// Why a helper method refused (the HTTP surface answers WeChat errcodes instead).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SimError {
+    UnknownApp,
+    UnknownUser,
+    /// `add_user` with an openid the app already has.
+    UserExists,
+    /// Not standard base64 of exactly 16 bytes.
+    InvalidSessionKey,
+    /// A bug in the simulator (e.g. a value that would not serialise).
+    Internal(String),
+}
+
+impl fmt::Display for SimError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::UnknownApp => "unknown appid",
+            Self::UnknownUser => "unknown openid for this app",
+            Self::UserExists => "the app already has a user with this openid",
+            Self::InvalidSessionKey => "session_key must be standard base64 of 16 bytes",
+            Self::Internal(detail) => return write!(f, "simulator bug: {detail}"),
+        })
+    }
+}
+
+impl std::error::Error for SimError {}
+
+/// One request as the simulator logged it, with every secret value replaced by
+/// `[redacted]` (see [`crate::Simulator::seen_query`] for the raw query).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RecordedRequest {
+    /// `None` for a path the simulator does not serve (answered 40066).
+    pub endpoint: Option<SimEndpoint>,
+    pub method: String,
+    pub path: String,
+    pub query: Vec<(String, String)>,
+    pub body: Option<String>,
+}

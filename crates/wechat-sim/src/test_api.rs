@@ -36,6 +36,9 @@ pub(crate) fn routes() -> Router<Simulator> {
             "/__sim/{*rest}",
             any(|| async { TestApiError::not_found("no such simulator endpoint") }),
         )
+        // The demo page (served by wxlogin on another port) plays wx.login
+        // from the browser; the test API is local and holds nothing secret.
+        .layer(tower_http::cors::CorsLayer::permissive())
 }
 
 /// A wrong method answers in this API's error shape, not axum's empty 405.

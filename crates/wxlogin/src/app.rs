@@ -56,6 +56,7 @@ pub async fn build_state(
 pub struct Application {
     listener: TcpListener,
     state: Arc<HttpState>,
+    extra: Option<axum::Router>,
 }
 
 impl Application {
@@ -77,7 +78,17 @@ impl Application {
                     addr: config.listen,
                     source,
                 })?;
-        Ok(Self { listener, state })
+        Ok(Self {
+            listener,
+            state,
+            extra: None,
+        })
+    }
+
+    /// Serve more routes beside the API (the demo page).
+    pub fn with_routes(mut self, routes: axum::Router) -> Self {
+        self.extra = Some(routes);
+        self
     }
 
     pub fn port(&self) -> u16 {
@@ -107,7 +118,10 @@ impl Application {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
         let housekeeping = tokio::spawn(housekeeping(self.state.clone()));
-        let app = http::router(self.state);
+        let mut app = http::router(self.state);
+        if let Some(extra) = self.extra {
+            app = extra.merge(app);
+        }
         let result = axum::serve(
             self.listener,
             app.into_make_service_with_connect_info::<SocketAddr>(),

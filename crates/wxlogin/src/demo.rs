@@ -79,6 +79,8 @@ pub async fn run(listen: &str) -> anyhow::Result<()> {
     let base = format!("http://{}", app.local_addr()?);
     let sim_base = sim.base_url();
     let sim_base = sim_base.trim_end_matches('/');
+    let page_config = serde_json::json!({"appid": DEMO_APPID, "simulator": sim_base}).to_string();
+    let app = app.with_routes(crate::demo_page::routes(page_config));
     println!(
         "{}",
         walkthrough(
@@ -109,6 +111,7 @@ fn walkthrough(base: &str, sim: &str, admin_key: &str, service_key: &str, db: &s
 wxlogin demo is running. Ctrl-C stops it (the temporary database is deleted).
 
   service     {base}        API docs: {base}/docs   OpenAPI: {base}/openapi.json
+  demo page   {base}/       (a phone-shaped page playing the mini program)
   simulator   {sim}/        (plays api.weixin.qq.com and wx.login)
   database    {db}
   admin key   {admin_key}
@@ -132,7 +135,16 @@ curl -si {base}/v1/auth -H "authorization: Bearer $TOKEN"
 # 5. A backend checks the token with the service key
 curl -s -X POST {base}/v1/introspect -H 'authorization: Bearer {service_key}' -H 'content-type: application/json' -d "{{\"token\":\"$TOKEN\"}}"; echo
 
-# 6. Log out; the token stops working
+# 6. Get user info: the simulator encrypts the profile as WeChat would; the service decrypts it
+OPENID=$(echo "$LOGIN" | sed -E 's/.*"openid":"([^"]+)".*/\1/')
+OPEN=$(curl -s -X POST {sim}/__sim/open-data -H 'content-type: application/json' -d "{{\"appid\":\"{DEMO_APPID}\",\"openid\":\"$OPENID\",\"kind\":\"profile\"}}")
+curl -s -X POST {base}/v1/decrypt -H "authorization: Bearer $TOKEN" -H 'content-type: application/json' -d "$OPEN"; echo
+
+# 7. Get the phone number: the simulator plays the getPhoneNumber button
+PCODE=$(curl -s -X POST {sim}/__sim/phone-code -H 'content-type: application/json' -d "{{\"appid\":\"{DEMO_APPID}\",\"openid\":\"$OPENID\"}}" | sed -E 's/.*"code":"([^"]+)".*/\1/')
+curl -s -X POST {base}/v1/phone -H "authorization: Bearer $TOKEN" -H 'content-type: application/json' -d "{{\"code\":\"$PCODE\"}}"; echo
+
+# 8. Log out; the token stops working
 curl -s -o /dev/null -w '%{{http_code}}\n' -X POST {base}/v1/logout -H "authorization: Bearer $TOKEN"
 curl -s {base}/v1/session -H "authorization: Bearer $TOKEN"; echo
 "#

@@ -11,6 +11,7 @@ pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod demo;
+mod demo_page;
 pub mod domain;
 pub mod http;
 pub mod store;

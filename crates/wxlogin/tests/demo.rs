@@ -30,7 +30,7 @@ fn the_printed_demo_walkthrough_works_in_a_shell() {
         let line = rx
             .recv_timeout(timeout)
             .expect("the demo printed its walkthrough");
-        if line.starts_with("# 6.") {
+        if line.starts_with("# 8.") {
             remaining_after_last_step = Some(2);
         } else if let Some(n) = remaining_after_last_step.as_mut() {
             *n -= 1;
@@ -48,6 +48,8 @@ fn the_printed_demo_walkthrough_works_in_a_shell() {
         "\"token\":\"wxl_",
         "\"new_user\":true",
         "\"openid\":\"o",
+        "\"nickName\":",
+        "\"phone_number\":\"1",
         "x-wx-openid: o",
         "\"active\":true",
         "204",

@@ -19,10 +19,14 @@ use crate::domain::open_data::EncryptedData;
 #[serde(deny_unknown_fields)]
 pub struct DecryptRequest {
     /// `encryptedData` as the mini program received it (standard base64).
+    /// WeChat's own field names (`encryptedData`, `rawData`) are accepted too,
+    /// so the client can forward WeChat's object unchanged.
+    #[serde(alias = "encryptedData")]
     pub encrypted_data: String,
     /// `iv` (standard base64 of 16 bytes).
     pub iv: String,
     /// Profile data: the exact `rawData` string, to verify `signature`.
+    #[serde(alias = "rawData")]
     pub raw_data: Option<String>,
     pub signature: Option<String>,
 }

@@ -224,6 +224,7 @@ function createClient(options) {
    * answer, rejects with a WxLoginError otherwise.
    */
   async function request(options) {
+    if (!options || typeof options.url !== 'string') throw new TypeError('request: `url` is required');
     const req = Object.assign({}, options);
     delete req.success;
     delete req.fail;
@@ -298,6 +299,8 @@ function createClient(options) {
    * Never logs in just to log out.
    */
   async function logout() {
+    // A login under way would store its token after we cleared ours: let it land first.
+    if (loginInFlight) await loginInFlight.catch(function () {});
     const token = readToken();
     clearToken();
     if (!token) return;

@@ -221,6 +221,7 @@ export function createClient(options) {
    * answer, rejects with a WxLoginError otherwise.
    */
   async function request(options) {
+    if (!options || typeof options.url !== 'string') throw new TypeError('request: `url` is required');
     const req = Object.assign({}, options);
     delete req.success;
     delete req.fail;
@@ -295,6 +296,8 @@ export function createClient(options) {
    * Never logs in just to log out.
    */
   async function logout() {
+    // A login under way would store its token after we cleared ours: let it land first.
+    if (loginInFlight) await loginInFlight.catch(function () {});
     const token = readToken();
     clearToken();
     if (!token) return;

@@ -332,3 +332,17 @@ describe('createClient', () => {
     await assert.rejects(bogus.client.login(), (e) => e instanceof cjs.WxLoginError && e.code === 'invalid_code');
   });
 });
+
+describe('logout during a login', () => {
+  test('logout waits for a login under way, then revokes its token', T, async () => {
+    const { wx, client } = device();
+    const login = client.login();
+    await client.logout();
+    const { token } = await login;
+    assert.equal(client.token(), null);
+    assert.deepEqual(
+      wx.calls('POST', '/v1/logout').map((r) => [r.status, r.header.Authorization]),
+      [[204, `Bearer ${token}`]],
+    );
+  });
+});

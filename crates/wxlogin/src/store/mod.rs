@@ -12,6 +12,10 @@ use async_trait::async_trait;
 use crate::clock::UnixTime;
 use crate::domain::token::TokenHash;
 
+pub mod postgres;
+pub mod redis;
+mod redis_lua;
+mod rows;
 pub mod sqlite;
 
 /// A store failure. Messages never contain row contents.
@@ -220,7 +224,8 @@ pub trait Store: UserStore + SessionStore + ClaimStore + TokenStore + LockStore 
     async fn purge_expired(&self, now: UnixTime) -> Result<u64, StoreError>;
 }
 
-/// Open the store named by `url`: `sqlite://path`, `sqlite::memory:`.
+/// Open the store named by `url`: `sqlite://path`, `sqlite::memory:`,
+/// `postgres://…`, `redis://…[?prefix=NAME]`.
 /// Migrations run when `migrate` is true.
 pub async fn open(url: &str, migrate: bool) -> Result<Arc<dyn Store>, StoreError> {
     if url.starts_with("sqlite:") {
@@ -230,8 +235,19 @@ pub async fn open(url: &str, migrate: bool) -> Result<Arc<dyn Store>, StoreError
         }
         return Ok(Arc::new(store));
     }
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        let store = postgres::PostgresStore::connect(url).await?;
+        if migrate {
+            store.migrate().await?;
+        }
+        return Ok(Arc::new(store));
+    }
+    if url.starts_with("redis://") || url.starts_with("rediss://") {
+        // Redis needs no schema; `migrate` has nothing to do.
+        return Ok(Arc::new(redis::RedisStore::connect(url).await?));
+    }
     let scheme = url.split(':').next().unwrap_or_default();
     Err(StoreError::Config(format!(
-        "unsupported store scheme `{scheme}:` (supported: sqlite:)"
+        "unsupported store scheme `{scheme}:` (supported: sqlite:, postgres://, redis://)"
     )))
 }

@@ -28,10 +28,6 @@ fn unavailable(e: sqlx::Error) -> StoreError {
     StoreError::Unavailable(e.to_string())
 }
 
-fn corrupt(e: sqlx::Error) -> StoreError {
-    StoreError::Corrupt(e.to_string())
-}
-
 impl SqliteStore {
     pub async fn connect(url: &str) -> Result<Self, StoreError> {
         let memory = url.contains(":memory:") || url.contains("mode=memory");
@@ -72,23 +68,7 @@ impl SqliteStore {
     }
 }
 
-fn session_from_row(row: &SqliteRow) -> Result<SessionRecord, StoreError> {
-    let hash: Vec<u8> = row.try_get("token_hash").map_err(corrupt)?;
-    let hash: [u8; 32] = hash
-        .try_into()
-        .map_err(|_| StoreError::Corrupt("token_hash is not 32 bytes".into()))?;
-    Ok(SessionRecord {
-        id: row.try_get("id").map_err(corrupt)?,
-        token_hash: TokenHash(hash),
-        appid: row.try_get("appid").map_err(corrupt)?,
-        openid: row.try_get("openid").map_err(corrupt)?,
-        unionid: row.try_get("unionid").map_err(corrupt)?,
-        created_at: row.try_get("created_at").map_err(corrupt)?,
-        expires_at: row.try_get("expires_at").map_err(corrupt)?,
-        idle_expires_at: row.try_get("idle_expires_at").map_err(corrupt)?,
-        revoked_at: row.try_get("revoked_at").map_err(corrupt)?,
-    })
-}
+super::rows::row_mappers!(SqliteRow);
 
 /// Upsert a user inside the caller's transaction; returns whether it is new.
 async fn upsert_user_in(conn: &mut SqliteConnection, u: &UserUpsert) -> Result<bool, StoreError> {
@@ -166,19 +146,7 @@ impl UserStore for SqliteStore {
         .fetch_optional(&self.pool)
         .await
         .map_err(unavailable)?;
-        row.map(|row| {
-            Ok(UserRecord {
-                appid: row.try_get("appid").map_err(corrupt)?,
-                openid: row.try_get("openid").map_err(corrupt)?,
-                unionid: row.try_get("unionid").map_err(corrupt)?,
-                sealed_session_key: row.try_get("session_key").map_err(corrupt)?,
-                sealed_previous_key: row.try_get("prev_session_key").map_err(corrupt)?,
-                previous_key_until: row.try_get("prev_key_until").map_err(corrupt)?,
-                created_at: row.try_get("created_at").map_err(corrupt)?,
-                updated_at: row.try_get("updated_at").map_err(corrupt)?,
-            })
-        })
-        .transpose()
+        row.as_ref().map(user_from_row).transpose()
     }
 }
 
@@ -237,6 +205,9 @@ impl SessionStore for SqliteStore {
         .await
         .map_err(unavailable)?;
         if revoked.rows_affected() != 1 {
+            // Roll back now: a dropped transaction would only roll back when
+            // its connection is next used, holding locks until then.
+            tx.rollback().await.map_err(unavailable)?;
             return Ok(false);
         }
         insert_session_in(&mut tx, new).await?;
@@ -317,43 +288,11 @@ impl ClaimStore for SqliteStore {
         .bind(&c.key[..])
         .fetch_optional(&self.pool)
         .await
-        .map_err(unavailable)?
-        .ok_or_else(|| StoreError::Corrupt("claim vanished after insert".into()))?;
-        let state: String = row.try_get("state").map_err(corrupt)?;
-        let owner: String = row.try_get("owner").map_err(corrupt)?;
-        match state.as_str() {
-            "pending" if owner == c.owner => Ok(ClaimState::Acquired),
-            "pending" => Ok(ClaimState::Pending),
-            "failed" => Ok(ClaimState::Failed(
-                row.try_get::<Option<String>, _>("error_code")
-                    .map_err(corrupt)?
-                    .unwrap_or_default(),
-            )),
-            "done" => {
-                let field =
-                    |name: &'static str| StoreError::Corrupt(format!("done claim without {name}"));
-                Ok(ClaimState::Done(LoginRecord {
-                    session_id: row
-                        .try_get::<Option<String>, _>("session_id")
-                        .map_err(corrupt)?
-                        .ok_or_else(|| field("session_id"))?,
-                    sealed_token: row
-                        .try_get::<Option<Vec<u8>>, _>("sealed_token")
-                        .map_err(corrupt)?
-                        .ok_or_else(|| field("sealed_token"))?,
-                    openid: row
-                        .try_get::<Option<String>, _>("openid")
-                        .map_err(corrupt)?
-                        .ok_or_else(|| field("openid"))?,
-                    unionid: row.try_get("unionid").map_err(corrupt)?,
-                    new_user: row
-                        .try_get::<Option<bool>, _>("new_user")
-                        .map_err(corrupt)?
-                        .unwrap_or(false),
-                    expires_at: row.try_get("expires_at").map_err(corrupt)?,
-                }))
-            }
-            other => Err(StoreError::Corrupt(format!("unknown claim state {other}"))),
+        .map_err(unavailable)?;
+        match row {
+            Some(row) => claim_from_row(&row, c.owner),
+            // Released by its holder between our two statements: ask again.
+            None => Ok(ClaimState::Pending),
         }
     }
 
@@ -382,6 +321,7 @@ impl ClaimStore for SqliteStore {
         .await
         .map_err(unavailable)?;
         if fenced.rows_affected() != 1 {
+            tx.rollback().await.map_err(unavailable)?;
             return Ok(None);
         }
         let new_user = upsert_user_in(&mut tx, user).await?;
@@ -465,14 +405,7 @@ impl TokenStore for SqliteStore {
         .fetch_optional(&self.pool)
         .await
         .map_err(unavailable)?;
-        row.map(|row| {
-            Ok(CachedToken {
-                sealed_token: row.try_get("sealed_token").map_err(corrupt)?,
-                expires_at: row.try_get("expires_at").map_err(corrupt)?,
-                fence: row.try_get("fence").map_err(corrupt)?,
-            })
-        })
-        .transpose()
+        row.as_ref().map(token_from_row).transpose()
     }
 
     async fn put_access_token(&self, appid: &str, token: &CachedToken) -> Result<bool, StoreError> {

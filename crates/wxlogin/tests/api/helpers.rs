@@ -90,18 +90,53 @@ pub async fn spawn_app_with(tweak: impl FnOnce(&mut Settings)) -> TestApp {
     app
 }
 
-impl TestApp {
-    async fn start(&mut self) {
-        let config = self.settings.clone().validate().unwrap();
-        let app = Application::build_with_clock(config, Arc::new(self.clock.clone()))
+/// Another running instance of the service (same settings, same store).
+pub struct Instance {
+    pub address: String,
+    stop: Option<oneshot::Sender<()>>,
+    server: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
+}
+
+impl Instance {
+    pub async fn start(settings: &Settings, clock: &ManualClock) -> Self {
+        let config = settings.clone().validate().unwrap();
+        let app = Application::build_with_clock(config, Arc::new(clock.clone()))
             .await
             .unwrap();
-        self.address = format!("http://127.0.0.1:{}", app.port());
+        let address = format!("http://127.0.0.1:{}", app.port());
         let (tx, rx) = oneshot::channel();
-        self.stop = Some(tx);
-        self.server = Some(tokio::spawn(app.run_until(async {
+        let server = tokio::spawn(app.run_until(async {
             let _ = rx.await;
-        })));
+        }));
+        Self {
+            address,
+            stop: Some(tx),
+            server: Some(server),
+        }
+    }
+
+    /// Stop gracefully and wait until the server is gone.
+    pub async fn stop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(server) = self.server.take() {
+            server.await.unwrap().unwrap();
+        }
+    }
+}
+
+impl TestApp {
+    async fn start(&mut self) {
+        let instance = Instance::start(&self.settings, &self.clock).await;
+        self.address = instance.address;
+        self.stop = instance.stop;
+        self.server = instance.server;
+    }
+
+    /// A second instance on the same store, simulator and clock.
+    pub async fn another_instance(&self) -> Instance {
+        Instance::start(&self.settings, &self.clock).await
     }
 
     /// Stop the service and start a new one on the same database file.

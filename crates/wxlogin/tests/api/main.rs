@@ -4,6 +4,9 @@
 mod helpers;
 mod login;
 mod login_errors;
+mod multi_instance;
 mod secrets;
 mod sessions;
+#[path = "../support/mod.rs"]
+mod support;
 mod user_data;

@@ -130,8 +130,11 @@ impl Settings {
         }
         let env = Env::prefixed("WXLOGIN_")
             .filter(|k| {
-                !k.as_str().starts_with("test_")
-                    && !matches!(k.as_str(), "appid" | "secret" | "secret_file")
+                // Keys keep their case here: compare in lower case. TEST_* are
+                // the test suite's variables; APPID/SECRET are read below.
+                let key = k.as_str().to_ascii_lowercase();
+                !key.starts_with("test_")
+                    && !matches!(key.as_str(), "appid" | "secret" | "secret_file")
             })
             .split("__");
         let mut settings: Settings = figment

@@ -106,11 +106,12 @@ secret_file = "{dir}/secret.txt"
             }
         });
     }
+    drop(tx); // the channel closes when the child's streams do
     let mut log = String::new();
     let address = loop {
-        let line = rx
-            .recv_timeout(Duration::from_secs(30))
-            .expect("service started");
+        let Ok(line) = rx.recv_timeout(Duration::from_secs(30)) else {
+            panic!("the service did not start; it printed:\n{log}");
+        };
         log.push_str(&line);
         log.push('\n');
         if line.contains("wxlogin listening") {

@@ -1,0 +1,182 @@
+//! The binary as an operator meets it: startup errors are one clear line and a
+//! non-zero exit (never a panic), `keygen`, `migrate`, JSON logs, and the
+//! shipped two-instance example config.
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+
+const BIN: &str = env!("CARGO_BIN_EXE_wxlogin");
+const APPID: &str = "wx4f4bc4dec97d474b";
+
+fn wxlogin(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut cmd = Command::new(BIN);
+    cmd.current_dir(dir).args(args);
+    for (key, _) in std::env::vars() {
+        if key.starts_with("WXLOGIN_") {
+            cmd.env_remove(key);
+        }
+    }
+    cmd.envs(env.iter().copied());
+    cmd.output().unwrap()
+}
+
+fn keygen(dir: &Path) -> String {
+    let out = wxlogin(dir, &["keygen"], &[]);
+    assert!(out.status.success());
+    String::from_utf8(out.stdout).unwrap().trim().to_owned()
+}
+
+#[test]
+fn keygen_prints_base64_of_32_random_bytes() {
+    let dir = tempfile::tempdir().unwrap();
+    use base64::Engine as _;
+    let a = keygen(dir.path());
+    let b = keygen(dir.path());
+    assert_eq!(
+        base64::engine::general_purpose::STANDARD
+            .decode(&a)
+            .unwrap()
+            .len(),
+        32
+    );
+    assert_ne!(a, b);
+}
+
+#[test]
+fn bad_configuration_fails_with_one_clear_line_and_no_panic() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = keygen(dir.path());
+    std::fs::write(dir.path().join("data.key"), &key).unwrap();
+    std::fs::write(dir.path().join("secret.txt"), "app-secret-0123456789").unwrap();
+    let db = format!("sqlite://{}", dir.path().join("x.db").display());
+    let base = [
+        ("WXLOGIN_LISTEN", "127.0.0.1:0"),
+        ("WXLOGIN_STORE", db.as_str()),
+    ];
+    let cases: Vec<(Vec<(&str, &str)>, &str)> = vec![
+        (
+            vec![
+                ("WXLOGIN_APPID", APPID),
+                ("WXLOGIN_SECRET_FILE", "secret.txt"),
+            ],
+            "data_key",
+        ),
+        (
+            vec![
+                ("WXLOGIN_DATA_KEY", "not-base64!"),
+                ("WXLOGIN_APPID", APPID),
+                ("WXLOGIN_SECRET_FILE", "secret.txt"),
+            ],
+            "data_key",
+        ),
+        (vec![("WXLOGIN_DATA_KEY_FILE", "data.key")], "apps"),
+        (
+            vec![
+                ("WXLOGIN_DATA_KEY_FILE", "data.key"),
+                ("WXLOGIN_APPID", "wx123"),
+            ],
+            "appid",
+        ),
+        (
+            vec![
+                ("WXLOGIN_DATA_KEY_FILE", "data.key"),
+                ("WXLOGIN_APPID", APPID),
+            ],
+            "secret",
+        ),
+        (
+            vec![
+                ("WXLOGIN_DATA_KEY_FILE", "data.key"),
+                ("WXLOGIN_APPID", APPID),
+                ("WXLOGIN_SECRET_FILE", "missing.txt"),
+            ],
+            "missing.txt",
+        ),
+        (
+            vec![
+                ("WXLOGIN_DATA_KEY_FILE", "data.key"),
+                ("WXLOGIN_APPID", APPID),
+                ("WXLOGIN_SECRET_FILE", "secret.txt"),
+                ("WXLOGIN_STORE", "postgres://nobody@127.0.0.1:1/none"),
+            ],
+            "postgres",
+        ),
+        (
+            vec![
+                ("WXLOGIN_DATA_KEY_FILE", "data.key"),
+                ("WXLOGIN_APPID", APPID),
+                ("WXLOGIN_SECRET_FILE", "secret.txt"),
+                ("WXLOGIN_STORE", "mysql://x"),
+            ],
+            "unsupported store scheme",
+        ),
+        (
+            vec![
+                ("WXLOGIN_DATA_KEY_FILE", "data.key"),
+                ("WXLOGIN_LISTENN", "x"),
+            ],
+            "listenn",
+        ),
+    ];
+    for (extra, expected) in cases {
+        let mut env: Vec<(&str, &str)> = base.to_vec();
+        env.extend(extra.iter().copied());
+        let out = wxlogin(dir.path(), &["serve"], &env);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{extra:?} started");
+        assert!(stderr.starts_with("error: "), "{stderr}");
+        assert!(stderr.contains(expected), "{extra:?}: {stderr}");
+        assert!(!stderr.contains("panicked"), "{stderr}");
+        assert!(
+            !stderr.contains(&key) && !stderr.contains("app-secret-0123456789"),
+            "{stderr}"
+        );
+    }
+}
+
+#[test]
+fn the_two_instance_example_config_is_valid_and_migrate_works() {
+    let dir = tempfile::tempdir().unwrap();
+    let example =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../deploy/two-instances/wxlogin.toml");
+    std::fs::copy(example, dir.path().join("wxlogin.toml")).unwrap();
+    std::fs::write(dir.path().join("data.key"), keygen(dir.path())).unwrap();
+    for file in ["secret.txt", "admin.key", "service.key"] {
+        std::fs::write(dir.path().join(file), "0123456789abcdef0123456789").unwrap();
+    }
+    // The example points at PostgreSQL; the test keeps its file layout but uses SQLite.
+    let db = format!("sqlite://{}", dir.path().join("m.db").display());
+    let out = wxlogin(
+        dir.path(),
+        &["migrate", "--config", "wxlogin.toml"],
+        &[("WXLOGIN_STORE", &db)],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(dir.path().join("m.db").exists());
+    // `serve` accepts the whole file (it fails only later, if at all, on the store).
+    let mut child = Command::new(BIN)
+        .current_dir(dir.path())
+        .args(["serve", "--config", "wxlogin.toml"])
+        .env("WXLOGIN_STORE", &db)
+        .env("WXLOGIN_LISTEN", "127.0.0.1:0")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let first = BufReader::new(child.stdout.take().unwrap())
+        .lines()
+        .next()
+        .unwrap()
+        .unwrap();
+    let _ = child.kill();
+    let _ = child.wait();
+    // log_format = "json" in the example: every line is a JSON object.
+    let line: serde_json::Value =
+        serde_json::from_str(&first).unwrap_or_else(|_| panic!("not JSON: {first}"));
+    assert_eq!(line["message"], "wxlogin listening", "{line}");
+}

@@ -18,7 +18,7 @@ use axum::Router;
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
 use axum::http::{HeaderName, StatusCode, header};
 use axum::middleware::{self, Next};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use metrics_exporter_prometheus::PrometheusHandle;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::sensitive_headers::SetSensitiveHeadersLayer;
@@ -36,6 +36,8 @@ pub use extract::WxSession;
 
 /// Largest request body accepted (our bodies are small JSON objects).
 pub const BODY_LIMIT: usize = 16 * 1024;
+/// Largest total size of request headers accepted (names + values).
+pub const HEADER_LIMIT: usize = 16 * 1024;
 
 /// Shared state of the handlers.
 pub struct HttpState {
@@ -104,6 +106,7 @@ pub fn router(state: Arc<HttpState>) -> Router {
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .layer(middleware::from_fn(record_metrics))
+        .layer(middleware::from_fn(limit_headers))
         .layer(PropagateRequestIdLayer::new(request_id.clone()))
         .layer(
             TraceLayer::new_for_http().make_span_with(|request: &Request| {
@@ -126,6 +129,25 @@ async fn not_found() -> HttpError {
         code: "not_found",
         message: "no such endpoint".into(),
     }
+}
+
+/// hyper accepts headers of several hundred KiB; nothing we serve needs more
+/// than a bearer token, so refuse early and in our error shape.
+async fn limit_headers(request: Request, next: Next) -> Response {
+    let size: usize = request
+        .headers()
+        .iter()
+        .map(|(name, value)| name.as_str().len() + value.len())
+        .sum();
+    if size > HEADER_LIMIT {
+        return HttpError {
+            status: StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            code: "headers_too_large",
+            message: format!("request headers exceed {HEADER_LIMIT} bytes"),
+        }
+        .into_response();
+    }
+    next.run(request).await
 }
 
 async fn record_metrics(request: Request, next: Next) -> Response {

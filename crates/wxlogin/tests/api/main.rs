@@ -1,6 +1,7 @@
 //! The service through HTTP, against the simulator over real HTTP and a real
 //! SQLite file: one test binary, modules by feature.
 
+mod bad_input;
 mod helpers;
 mod login;
 mod login_errors;

@@ -40,7 +40,7 @@ pub struct RetryPolicy {
 impl Default for RetryPolicy {
     fn default() -> Self {
         Self {
-            max_attempts: 4,
+            max_attempts: 5,
             initial_backoff: Duration::from_millis(50),
             max_backoff: Duration::from_secs(1),
         }

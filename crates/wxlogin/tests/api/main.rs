@@ -1,7 +1,9 @@
 //! The service through HTTP, against the simulator over real HTTP and a real
 //! SQLite file: one test binary, modules by feature.
 
+mod authz;
 mod bad_input;
+mod faults;
 mod helpers;
 mod login;
 mod login_errors;

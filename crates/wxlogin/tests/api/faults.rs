@@ -1,0 +1,161 @@
+//! WeChat misbehaving, and the store going away: clear errors within the
+//! deadline, no stuck workers, recovery without a restart.
+
+use std::time::{Duration, Instant};
+
+use reqwest::StatusCode;
+use serde_json::json;
+use wechat_sim::{Fault, FaultKind, SimEndpoint};
+
+use crate::helpers::*;
+use crate::support::PgSchema;
+
+#[tokio::test]
+async fn with_30_percent_busy_answers_at_least_99_percent_of_1000_logins_succeed() {
+    let app = spawn_app().await;
+    app.sim().set_fault(
+        SimEndpoint::Code2Session,
+        Fault::with_probability(FaultKind::Busy, 0.3),
+    );
+    let mut logins = tokio::task::JoinSet::new();
+    let semaphore = std::sync::Arc::new(tokio::sync::Semaphore::new(16));
+    for _ in 0..1000 {
+        let openid = app.new_user(APP_A);
+        let code = app.code_for(APP_A, &openid);
+        let request = app
+            .http
+            .post(format!("{}/v1/login", app.address))
+            .json(&json!({"appid": APP_A, "code": code}));
+        let permit = semaphore.clone().acquire_owned().await.unwrap();
+        logins.spawn(async move {
+            let started = Instant::now();
+            let status = request.send().await.unwrap().status();
+            drop(permit);
+            (status, started.elapsed())
+        });
+    }
+    let results = logins.join_all().await;
+    let ok = results.iter().filter(|(s, _)| *s == StatusCode::OK).count();
+    let slowest = results.iter().map(|(_, d)| *d).max().unwrap();
+    eprintln!("{ok}/1000 logins succeeded with 30% -1; slowest {slowest:?}");
+    assert!(ok >= 990, "{ok}/1000");
+    assert!(
+        results
+            .iter()
+            .all(|(s, _)| *s == StatusCode::OK || *s == StatusCode::BAD_GATEWAY)
+    );
+    assert!(
+        slowest < Duration::from_millis(2000 + 1000),
+        "within the deadline"
+    );
+}
+
+#[tokio::test]
+async fn hanging_upstream_answers_502_within_the_deadline_and_blocks_no_worker() {
+    let app = spawn_app_with(|s| s.upstream_timeout_ms = 500).await;
+    app.sim()
+        .set_fault(SimEndpoint::Code2Session, Fault::always(FaultKind::Hang));
+    let mut logins = tokio::task::JoinSet::new();
+    for _ in 0..30 {
+        let openid = app.new_user(APP_A);
+        let code = app.code_for(APP_A, &openid);
+        let request = app
+            .http
+            .post(format!("{}/v1/login", app.address))
+            .json(&json!({"appid": APP_A, "code": code}));
+        logins.spawn(async move {
+            let started = Instant::now();
+            let (status, code) = error_code(request.send().await.unwrap()).await;
+            (status, code, started.elapsed())
+        });
+    }
+    for (status, code, elapsed) in logins.join_all().await {
+        assert_eq!(
+            (status, code.as_str()),
+            (StatusCode::BAD_GATEWAY, "upstream_unavailable")
+        );
+        assert!(
+            elapsed < Duration::from_millis(500 + 250 + 500),
+            "{elapsed:?}"
+        );
+    }
+    // Meanwhile the rest of the service answered, and WeChat's recovery needs no restart.
+    assert_eq!(
+        app.http
+            .get(format!("{}/healthz", app.address))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        StatusCode::OK
+    );
+    app.sim().clear_faults();
+    app.login(APP_A).await;
+}
+
+#[tokio::test]
+async fn bad_bodies_then_recovery_without_restart() {
+    let app = spawn_app().await;
+    for kind in [
+        FaultKind::Garbage(wechat_sim::Garbage::Empty),
+        FaultKind::Reset,
+        FaultKind::HttpStatus {
+            status: 502,
+            body: false,
+        },
+    ] {
+        app.sim()
+            .set_fault(SimEndpoint::Code2Session, Fault::always(kind));
+        let openid = app.new_user(APP_A);
+        let (status, code) = error_code(
+            app.post_login(json!({"appid": APP_A, "code": app.code_for(APP_A, &openid)}))
+                .await,
+        )
+        .await;
+        assert_eq!(
+            (status, code.as_str()),
+            (StatusCode::BAD_GATEWAY, "upstream_unavailable")
+        );
+    }
+    app.sim().clear_faults();
+    app.login(APP_A).await;
+}
+
+#[tokio::test]
+async fn postgres_connections_killed_mid_test_give_503_or_success_never_500_and_recover() {
+    let Some(schema) = PgSchema::create().await else {
+        return;
+    };
+    // Tag this test's pool so only its connections are killed.
+    let tag = schema.schema.clone();
+    let url = format!("{}&application_name={tag}", schema.url());
+    let app = spawn_app_with(|s| s.store = url).await;
+    let (token, _, _) = app.login(APP_A).await;
+    let mut admin = <sqlx::PgConnection as sqlx::Connection>::connect(&schema.base_url)
+        .await
+        .unwrap();
+    let killed: Vec<bool> = sqlx::query_scalar(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1",
+    )
+    .bind(&tag)
+    .fetch_all(&mut admin)
+    .await
+    .unwrap();
+    assert!(!killed.is_empty(), "the pool had connections to kill");
+    let mut statuses = Vec::new();
+    for _ in 0..5 {
+        statuses.push(app.session_status(&token).await);
+    }
+    assert!(
+        statuses
+            .iter()
+            .all(|s| *s == StatusCode::OK || *s == StatusCode::SERVICE_UNAVAILABLE),
+        "{statuses:?}"
+    );
+    assert_eq!(
+        *statuses.last().unwrap(),
+        StatusCode::OK,
+        "recovered: {statuses:?}"
+    );
+    app.login(APP_A).await;
+}

@@ -264,3 +264,127 @@ fn debug_output_of_config_and_errors_is_redacted() {
         "{message}"
     );
 }
+
+/// Logs users in on `store_url` and returns every secret they involve.
+async fn secrets_after_logins(app: &TestApp) -> Vec<Vec<u8>> {
+    use base64::Engine as _;
+    let mut secrets: Vec<Vec<u8>> = vec![SECRET_A.into(), SECRET_B.into()];
+    for appid in [APP_A, APP_A, APP_B] {
+        let (token, openid, _) = app.login(appid).await;
+        let key = app.sim().session_key(appid, &openid).unwrap();
+        let raw = base64::engine::general_purpose::STANDARD
+            .decode(&key)
+            .unwrap();
+        // A second login rotates the key: the old one is kept (sealed) as previous.
+        app.post_login(json!({"appid": appid, "code": app.code_for(appid, &openid)}))
+            .await;
+        secrets.push(hex::encode(&raw).into_bytes());
+        secrets.extend([token.into_bytes(), key.into_bytes(), raw]);
+    }
+    let access: Value = app
+        .http
+        .get(format!("{}/v1/access-token?appid={APP_A}", app.address))
+        .bearer_auth(SERVICE_KEY)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    secrets.push(access["access_token"].as_str().unwrap().as_bytes().to_vec());
+    secrets
+}
+
+#[tokio::test]
+async fn raw_postgres_and_redis_contents_hold_no_session_key_and_no_token() {
+    use crate::support::{PgSchema, RedisPrefix};
+    if let Some(schema) = PgSchema::create().await {
+        let url = schema.url();
+        let app = spawn_app_with(|s| s.store = url).await;
+        let secrets = secrets_after_logins(&app).await;
+        let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect(&schema.url())
+            .await
+            .unwrap();
+        let mut dump = Vec::new();
+        for table in [
+            "users",
+            "sessions",
+            "login_claims",
+            "access_tokens",
+            "locks",
+        ] {
+            let rows: Vec<String> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+                "SELECT row_to_json(t)::text FROM {table} t"
+            )))
+            .fetch_all(&mut conn)
+            .await
+            .unwrap();
+            for row in rows {
+                dump.extend(row.into_bytes());
+            }
+        }
+        assert!(
+            contains(&dump, APP_A.as_bytes()),
+            "sanity: the dump has rows"
+        );
+        for secret in &secrets {
+            assert!(
+                !contains(&dump, secret),
+                "a secret is stored in plain text in PostgreSQL"
+            );
+        }
+    }
+    if let Some(prefix) = RedisPrefix::create() {
+        let url = prefix.url();
+        let app = spawn_app_with(|s| s.store = url).await;
+        let secrets = secrets_after_logins(&app).await;
+        let client = redis::Client::open(prefix.base_url.as_str()).unwrap();
+        let mut conn = client.get_multiplexed_async_connection().await.unwrap();
+        let keys: Vec<String> = redis::cmd("KEYS")
+            .arg(format!("{}:*", prefix.prefix))
+            .query_async(&mut conn)
+            .await
+            .unwrap();
+        let mut dump = Vec::new();
+        for key in keys {
+            dump.extend(key.as_bytes());
+            let kind: String = redis::cmd("TYPE")
+                .arg(&key)
+                .query_async(&mut conn)
+                .await
+                .unwrap();
+            let values: Vec<Vec<u8>> = match kind.as_str() {
+                "hash" => redis::cmd("HGETALL")
+                    .arg(&key)
+                    .query_async(&mut conn)
+                    .await
+                    .unwrap(),
+                "set" => redis::cmd("SMEMBERS")
+                    .arg(&key)
+                    .query_async(&mut conn)
+                    .await
+                    .unwrap(),
+                _ => vec![
+                    redis::cmd("GET")
+                        .arg(&key)
+                        .query_async(&mut conn)
+                        .await
+                        .unwrap(),
+                ],
+            };
+            for value in values {
+                dump.extend(value);
+            }
+        }
+        assert!(
+            contains(&dump, APP_A.as_bytes()),
+            "sanity: the dump has keys"
+        );
+        for secret in &secrets {
+            assert!(
+                !contains(&dump, secret),
+                "a secret is stored in plain text in Redis"
+            );
+        }
+    }
+}

@@ -255,3 +255,24 @@ fn token_grant(endpoint: Endpoint, wire: TokenWire) -> Result<TokenGrant, Error>
         expires_in: Duration::from_secs(wire.expires_in),
     })
 }
+
+/// Parse `body` as the answer of every endpoint (for the fuzz targets).
+#[doc(hidden)]
+pub fn fuzz_parse_every_answer(body: &[u8]) {
+    use crate::client::parse_answer;
+    if let Ok(w) = parse_answer::<SessionWire>(Endpoint::Code2Session, body) {
+        let _ = (
+            OpenId::parse(&w.openid),
+            SessionKey::parse(&w.session_key),
+            w.unionid.map(|u| UnionId::parse(&u)),
+        );
+    }
+    if let Ok(w) = parse_answer::<TokenWire>(Endpoint::StableToken, body) {
+        let _ = token_grant(Endpoint::StableToken, w);
+    }
+    let _ = parse_answer::<PhoneWire>(Endpoint::GetUserPhoneNumber, body);
+    if let Ok(w) = parse_answer::<ResetWire>(Endpoint::ResetUserSessionKey, body) {
+        let _ = SessionKey::parse(&w.session_key);
+    }
+    let _ = parse_answer::<Ok>(Endpoint::CheckSession, body);
+}

@@ -25,3 +25,9 @@ pub use error::{ApiError, Endpoint, ErrCode, Error, extract_rid};
 pub use types::{
     AccessToken, AppId, AppSecret, JsCode, OpenId, ParseError, PhoneCode, SessionKey, UnionId,
 };
+
+/// Entry points for the fuzz targets in `fuzz/`; not a stable API.
+#[doc(hidden)]
+pub mod fuzzing {
+    pub use crate::api::fuzz_parse_every_answer as parse_every_answer;
+}

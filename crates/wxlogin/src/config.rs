@@ -151,6 +151,14 @@ impl Settings {
         Ok(settings)
     }
 
+    /// Settings from TOML text alone (defaults for what it leaves out).
+    pub fn from_toml_str(text: &str) -> Result<Self, ConfigError> {
+        Figment::new()
+            .merge(Toml::string(text))
+            .extract()
+            .map_err(|e| ConfigError::Load(e.to_string()))
+    }
+
     /// Validate everything; the result cannot be half-valid.
     pub fn validate(self) -> Result<Config, ConfigError> {
         let listen: SocketAddr = self

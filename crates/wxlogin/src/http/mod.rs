@@ -75,6 +75,78 @@ impl utoipa::Modify for SecuritySchemes {
     }
 }
 
+/// Errors any operation can answer, whatever its own list says: transport
+/// checks (413, 415, 431), rate limits and WeChat/store trouble (429, 500, 502,
+/// 503). Declared on every operation so clients (and schemathesis) see the
+/// whole contract; every 2xx/4xx/5xx also gets a description.
+struct CommonErrors;
+
+impl utoipa::Modify for CommonErrors {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::{ContentBuilder, Ref, RefOr, ResponseBuilder};
+        let common = [
+            (
+                "400",
+                "invalid_request (malformed JSON, wrong or missing fields)",
+            ),
+            ("413", "payload_too_large: body over 16 KiB"),
+            (
+                "415",
+                "unsupported_media_type: body is not application/json",
+            ),
+            (
+                "429",
+                "rate_limited (ours, or WeChat's 45011); see Retry-After",
+            ),
+            ("431", "headers_too_large: request headers over 16 KiB"),
+            ("500", "upstream_misconfigured or internal"),
+            (
+                "502",
+                "upstream_unavailable: WeChat busy, unreachable or answering nonsense",
+            ),
+            ("503", "store_unavailable"),
+        ];
+        for item in openapi.paths.paths.values_mut() {
+            let operations = [
+                &mut item.get,
+                &mut item.post,
+                &mut item.delete,
+                &mut item.put,
+                &mut item.patch,
+            ];
+            for operation in operations.into_iter().flatten() {
+                let responses = &mut operation.responses.responses;
+                for (status, description) in common {
+                    responses.entry(status.to_owned()).or_insert_with(|| {
+                        RefOr::T(
+                            ResponseBuilder::new()
+                                .description(description)
+                                .content(
+                                    "application/json",
+                                    ContentBuilder::new()
+                                        .schema(Some(Ref::from_schema_name("ErrorBody")))
+                                        .build(),
+                                )
+                                .build(),
+                        )
+                    });
+                }
+                for (status, response) in responses.iter_mut() {
+                    if let RefOr::T(response) = response
+                        && response.description.is_empty()
+                    {
+                        response.description = if status.starts_with('2') {
+                            "Success".into()
+                        } else {
+                            "Error".into()
+                        };
+                    }
+                }
+            }
+        }
+    }
+}
+
 /// The API routes and their OpenAPI document, without middleware: this is
 /// what an existing axum app nests.
 pub fn api(state: Arc<HttpState>) -> (Router, utoipa::openapi::OpenApi) {
@@ -95,6 +167,9 @@ pub fn api(state: Arc<HttpState>) -> (Router, utoipa::openapi::OpenApi) {
         .routes(routes!(ops::readyz))
         .routes(routes!(ops::metrics))
         .split_for_parts();
+    // Paths exist only now (ApiDoc's modifiers ran before the routes were added).
+    let mut openapi = openapi;
+    utoipa::Modify::modify(&CommonErrors, &mut openapi);
     (router.with_state(state), openapi)
 }
 

@@ -137,6 +137,49 @@ secret_file = "{dir}/secret.txt"
         .unwrap();
     let token = login["token"].as_str().unwrap().to_owned();
     let session_key = sim_app.sim().session_key(APP_A, &openid).unwrap();
+    // Open data, phone number and the app's access_token, through the same binary.
+    let blob = sim_app
+        .sim()
+        .open_data(APP_A, &openid, wechat_sim::OpenDataKind::Profile)
+        .unwrap();
+    let decrypted = http
+        .post(format!("{address}/v1/decrypt"))
+        .bearer_auth(&token)
+        .json(&json!({"encryptedData": blob.encrypted_data, "iv": blob.iv, "rawData": blob.raw_data, "signature": blob.signature}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(decrypted.status(), StatusCode::OK);
+    let phone_code = sim_app.sim().mint_phone_code(APP_A, &openid).unwrap();
+    let phone = http
+        .post(format!("{address}/v1/phone"))
+        .bearer_auth(&token)
+        .json(&json!({"code": phone_code}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(phone.status(), StatusCode::OK);
+    let access: Value = http
+        .get(format!("{address}/v1/access-token"))
+        .bearer_auth(SERVICE_KEY)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let access_token = access["access_token"].as_str().unwrap().to_owned();
+    http.post(format!("{address}/v1/session/check"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    http.post(format!("{address}/v1/decrypt"))
+        .bearer_auth(&token)
+        .json(&json!({"encrypted_data": "hA4O4rDCJB5jFsKXx1y9mQ==", "iv": "r7BXXKkLb8qrSNn05n0qiA=="}))
+        .send()
+        .await
+        .unwrap();
     let replay = http
         .post(format!("{address}/v1/login"))
         .json(&json!({"code": code}))
@@ -222,6 +265,8 @@ secret_file = "{dir}/secret.txt"
         SERVICE_KEY,
         &code,
         "wrong-key-and-long-enough",
+        &access_token,
+        &phone_code,
     ];
     for secret in secrets {
         assert!(

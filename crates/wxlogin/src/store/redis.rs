@@ -112,6 +112,17 @@ impl RedisStore {
         let conn = ConnectionManager::new_with_config(client, config)
             .await
             .map_err(|e| StoreError::Unavailable(format!("cannot connect to redis: {e}")))?;
+        // Name the connection so operators (and tests) can find it in CLIENT LIST.
+        let name: String = format!("wxlogin-{prefix}")
+            .chars()
+            .map(|c| if c.is_ascii_graphic() { c } else { '_' })
+            .collect();
+        let _: () = redis::cmd("CLIENT")
+            .arg("SETNAME")
+            .arg(&name)
+            .query_async(&mut conn.clone())
+            .await
+            .map_err(unavailable)?;
         Ok(Self {
             conn,
             prefix,

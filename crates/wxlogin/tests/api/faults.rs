@@ -159,3 +159,97 @@ async fn postgres_connections_killed_mid_test_give_503_or_success_never_500_and_
     );
     app.login(APP_A).await;
 }
+
+#[tokio::test]
+async fn redis_connection_killed_mid_test_gives_503_or_success_never_500_and_recovers() {
+    let Some(prefix) = crate::support::RedisPrefix::create() else {
+        return;
+    };
+    let url = prefix.url();
+    let app = spawn_app_with(|s| s.store = url).await;
+    let (token, _, _) = app.login(APP_A).await;
+    let client = redis::Client::open(prefix.base_url.as_str()).unwrap();
+    let mut admin = client.get_multiplexed_async_connection().await.unwrap();
+    let list: String = redis::cmd("CLIENT")
+        .arg("LIST")
+        .query_async(&mut admin)
+        .await
+        .unwrap();
+    let name = format!("name=wxlogin-{}", prefix.prefix);
+    let ids: Vec<String> = list
+        .lines()
+        .filter(|line| line.split(' ').any(|field| field == name))
+        .filter_map(|line| {
+            line.split(' ')
+                .find_map(|f| f.strip_prefix("id="))
+                .map(str::to_owned)
+        })
+        .collect();
+    assert!(!ids.is_empty(), "found the service's connection");
+    for id in ids {
+        let _: () = redis::cmd("CLIENT")
+            .arg("KILL")
+            .arg("ID")
+            .arg(id)
+            .query_async(&mut admin)
+            .await
+            .unwrap();
+    }
+    let mut statuses = Vec::new();
+    for _ in 0..5 {
+        statuses.push(app.session_status(&token).await);
+    }
+    assert!(
+        statuses
+            .iter()
+            .all(|s| *s == StatusCode::OK || *s == StatusCode::SERVICE_UNAVAILABLE),
+        "{statuses:?}"
+    );
+    assert_eq!(
+        *statuses.last().unwrap(),
+        StatusCode::OK,
+        "recovered: {statuses:?}"
+    );
+    app.login(APP_A).await;
+}
+
+#[tokio::test]
+async fn a_locked_sqlite_database_gives_503_store_unavailable_without_spending_the_code() {
+    let app = spawn_app().await;
+    let (token, _, _) = app.login(APP_A).await;
+    // Another process holds SQLite's write lock (as a stuck backup or migration
+    // would): writes wait the busy timeout, then fail.
+    let url = format!("sqlite://{}", app.db_path().display());
+    let mut blocker = <sqlx::SqliteConnection as sqlx::Connection>::connect(&url)
+        .await
+        .unwrap();
+    sqlx::query("BEGIN EXCLUSIVE")
+        .execute(&mut blocker)
+        .await
+        .unwrap();
+    let openid = app.new_user(APP_A);
+    let code = app.code_for(APP_A, &openid);
+    let (status, error) =
+        error_code(app.post_login(json!({"appid": APP_A, "code": code})).await).await;
+    assert_eq!(
+        (status, error.as_str()),
+        (StatusCode::SERVICE_UNAVAILABLE, "store_unavailable")
+    );
+    assert_eq!(
+        app.sim().calls_for_code(&code),
+        0,
+        "the code was not spent on a login that could not be stored"
+    );
+    assert_eq!(
+        app.session_status(&token).await,
+        StatusCode::OK,
+        "reads still work (WAL)"
+    );
+    sqlx::query("ROLLBACK").execute(&mut blocker).await.unwrap();
+    let response = app.post_login(json!({"appid": APP_A, "code": code})).await;
+    assert_eq!(
+        response.status(),
+        StatusCode::OK,
+        "the same code works once the store is back"
+    );
+}

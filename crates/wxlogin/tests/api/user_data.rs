@@ -483,3 +483,28 @@ async fn checksession_is_true_with_the_current_key_and_false_after_wechat_rotate
         StatusCode::UNAUTHORIZED
     );
 }
+
+#[tokio::test]
+async fn a_failing_token_refresh_backs_off_and_recovers_when_wechat_does() {
+    let app = spawn_app_with(|s| s.upstream_timeout_ms = 300).await;
+    app.sim().set_fault(
+        SimEndpoint::StableToken,
+        Fault::always(FaultKind::Errcode(-1)),
+    );
+    let (status, _) = access_token(&app, &app.http).await;
+    assert_eq!(status, StatusCode::BAD_GATEWAY);
+    let after_first = app.sim().calls(SimEndpoint::StableToken);
+    assert!(after_first >= 1);
+    // Within the backoff window a second caller does not hammer WeChat.
+    let (status, _) = access_token(&app, &app.http).await;
+    assert_eq!(status, StatusCode::BAD_GATEWAY);
+    assert_eq!(
+        app.sim().calls(SimEndpoint::StableToken),
+        after_first,
+        "backing off"
+    );
+    app.sim().clear_faults();
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    let (status, body) = access_token(&app, &app.http).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+}

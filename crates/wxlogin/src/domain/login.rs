@@ -54,17 +54,33 @@ pub(crate) fn aad(purpose: &str, parts: &[&str]) -> Vec<u8> {
 
 impl Core {
     /// Log a user in with a `wx.login()` code.
-    pub async fn login(&self, appid: Option<&str>, code: &str) -> Result<LoginOutcome, Error> {
+    ///
+    /// The exchange runs in its own task: if the client goes away mid-login,
+    /// the code WeChat has already consumed still ends in a stored session that
+    /// the client's retry gets back as a replay.
+    pub async fn login(
+        self: &Arc<Self>,
+        appid: Option<&str>,
+        code: &str,
+    ) -> Result<LoginOutcome, Error> {
         if !valid_code_shape(code) {
             return Err(Error::InvalidCode {
                 wechat_errcode: None,
             });
         }
-        let app = self.apps.resolve(appid)?;
+        let app = self.apps.resolve(appid)?.clone();
         let key = claim_key(app.appid.as_str(), code);
         let cell = self.inflight.0.lock().entry(key).or_default().clone();
         let result = cell
-            .get_or_init(|| self.login_once(app, code, key))
+            .get_or_init(|| {
+                let core = Arc::clone(self);
+                let code = code.to_owned();
+                async move {
+                    tokio::spawn(async move { core.login_once(&app, &code, key).await })
+                        .await
+                        .unwrap_or(Err(Error::Internal))
+                }
+            })
             .await
             .clone();
         let mut inflight = self.inflight.0.lock();

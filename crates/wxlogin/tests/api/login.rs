@@ -164,3 +164,36 @@ async fn appid_may_be_omitted_only_when_a_single_app_is_configured() {
     );
     assert_eq!(single.sim().calls(SimEndpoint::Code2Session), 1);
 }
+
+#[tokio::test]
+async fn a_client_that_gives_up_mid_login_gets_the_session_on_retry() {
+    let app = spawn_app().await;
+    let openid = app.new_user(APP_A);
+    let code = app.code_for(APP_A, &openid);
+    app.sim().set_fault(
+        SimEndpoint::Code2Session,
+        wechat_sim::Fault::always(wechat_sim::FaultKind::Latency(
+            std::time::Duration::from_millis(400),
+        )),
+    );
+    let impatient = app
+        .http
+        .post(format!("{}/v1/login", app.address))
+        .timeout(std::time::Duration::from_millis(100))
+        .json(&json!({"appid": APP_A, "code": code}))
+        .send()
+        .await;
+    assert!(impatient.is_err(), "the client gave up");
+    app.sim().clear_faults();
+    // WeChat consumed the code; the login still finished and was stored.
+    let mut retry = app.post_login(json!({"appid": APP_A, "code": code})).await;
+    for _ in 0..20 {
+        if retry.status() == StatusCode::OK {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        retry = app.post_login(json!({"appid": APP_A, "code": code})).await;
+    }
+    assert_eq!(retry.status(), StatusCode::OK);
+    assert_eq!(app.sim().calls_for_code(&code), 1, "one upstream call");
+}

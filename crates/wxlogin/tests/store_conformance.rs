@@ -306,6 +306,11 @@ pub async fn a_claim_is_single_flight_replayable_and_fenced(store: Arc<dyn Store
         ClaimState::Done(r) => {
             assert_eq!(r.session_id, "sb");
             assert_eq!(r.sealed_token, vec![1, 2, 3]);
+            assert_eq!(
+                r.expires_at,
+                T0 + 100,
+                "the session's expiry, not the claim's"
+            );
             assert!(r.new_user);
         }
         other => panic!("expected Done, got {other:?}"),

@@ -151,7 +151,19 @@ impl From<wechat::Error> for Error {
             };
         };
         let wechat_errcode = Some(code.code());
+        let token_endpoint = matches!(&e, wechat::Error::Api(api) if matches!(api.endpoint, wechat::Endpoint::StableToken | wechat::Endpoint::Token));
         match code {
+            // On the token endpoints 40001 means a wrong AppSecret.
+            ErrCode::InvalidCredential if token_endpoint => {
+                tracing::error!(error = %e, "WeChat rejected the app's secret");
+                Self::UpstreamMisconfigured { wechat_errcode }
+            }
+            ErrCode::DailyQuotaReached => Self::RateLimited {
+                retry_after_secs: 3600,
+                wechat_errcode,
+            },
+            // The stored key is no longer the user's current one.
+            ErrCode::InvalidSignature => Self::SessionKeyStale,
             ErrCode::InvalidCode => Self::InvalidCode { wechat_errcode },
             ErrCode::CodeUsed => Self::CodeUsed { wechat_errcode },
             ErrCode::MinuteQuotaReached => Self::RateLimited {

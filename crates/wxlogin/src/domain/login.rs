@@ -76,9 +76,14 @@ impl Core {
                 let core = Arc::clone(self);
                 let code = code.to_owned();
                 async move {
-                    tokio::spawn(async move { core.login_once(&app, &code, key).await })
-                        .await
-                        .unwrap_or(Err(Error::Internal))
+                    tokio::spawn(async move {
+                        let result = core.login_once(&app, &code, key).await;
+                        // Done here, not by the waiters: they may all be gone.
+                        core.inflight.0.lock().remove(&key);
+                        result
+                    })
+                    .await
+                    .unwrap_or(Err(Error::Internal))
                 }
             })
             .await
@@ -109,7 +114,8 @@ impl Core {
                 owner: &owner,
                 now,
                 lease_until: now + lease,
-                expires_at: now + self.policy.replay_window,
+                // The claim must outlive its lease, whatever replay_window says.
+                expires_at: now + self.policy.replay_window.max(lease),
             };
             match self.store.claim(&claim).await? {
                 ClaimState::Acquired => return self.exchange(app, code, &claim).await,

@@ -74,13 +74,16 @@ impl Core {
         let current = self.verify(token, expected_app).await?;
         let now = self.clock.now();
         let token = SessionToken::generate();
-        let record = self.new_session_record(
+        let mut record = self.new_session_record(
             &token,
             &current.appid,
             &current.openid,
             current.unionid.clone(),
             now,
         );
+        // A refresh changes the token, not the session's absolute end of life.
+        record.expires_at = current.expires_at;
+        record.idle_expires_at = record.idle_expires_at.min(current.expires_at);
         if !self
             .store
             .replace_session(&current.session_id, &record, now)

@@ -104,6 +104,12 @@ pub async fn forward_auth(
     Query(query): Query<AuthQuery>,
     Bearer(token): Bearer,
 ) -> Result<(StatusCode, HeaderMap), Error> {
+    // With several apps the proxy must say which app it guards: fail closed.
+    if query.appid.is_none() && state.core.apps.len() > 1 {
+        return Err(Error::InvalidRequest(
+            "several apps are configured: pass ?appid= for the app this route belongs to".into(),
+        ));
+    }
     let s = state.core.verify(&token, query.appid.as_deref()).await?;
     let mut headers = HeaderMap::new();
     let mut put = |name: &'static str, value: &str| {

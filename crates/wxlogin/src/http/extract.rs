@@ -170,6 +170,11 @@ impl FromRequestParts<Arc<HttpState>> for ClientIp {
 /// bearer token, checked in process. Works in any router whose state gives an
 /// `Arc<Core>` through `FromRef`.
 ///
+/// The app is never taken from the request (a client could name any app):
+/// with a single configured app every token is that app's; with several apps
+/// the extractor refuses (`invalid_request`) and the handler should call
+/// `core.verify(token, Some(its_appid))` itself.
+///
 /// ```ignore
 /// async fn me(WxSession(session): WxSession) -> String { session.openid }
 /// ```
@@ -184,11 +189,12 @@ where
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         let core = Arc::<Core>::from_ref(state);
+        if core.apps.len() != 1 {
+            return Err(Error::InvalidRequest(
+                "WxSession needs exactly one configured app; with several, verify with an explicit appid".into(),
+            ));
+        }
         let token = bearer(parts).ok_or(Error::Unauthorized)?;
-        let expected = parts
-            .headers
-            .get("x-wx-appid")
-            .and_then(|v| v.to_str().ok());
-        core.verify(token, expected).await.map(Self)
+        core.verify(token, None).await.map(Self)
     }
 }

@@ -231,7 +231,11 @@ async fn record_metrics(request: Request, next: Next) -> Response {
         .extensions()
         .get::<MatchedPath>()
         .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
-    let method = request.method().to_string();
+    // Any token is a valid HTTP method: bound the label set.
+    let method = match request.method().as_str() {
+        m @ ("GET" | "POST" | "DELETE" | "PUT" | "PATCH" | "HEAD" | "OPTIONS") => m.to_owned(),
+        _ => "other".to_owned(),
+    };
     let response = next.run(request).await;
     crate::telemetry::http_request(route, method, response.status().as_u16(), started.elapsed());
     response

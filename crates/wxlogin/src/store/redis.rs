@@ -410,7 +410,7 @@ impl ClaimStore for RedisStore {
                 openid: text(&f, "openid")?,
                 unionid: opt_text(&f, "unionid")?,
                 new_user: text(&f, "new_user")? == "1",
-                expires_at: number(&f, "expires_at")?,
+                expires_at: number(&f, "session_expires_at")?,
             })),
             other => Err(StoreError::Corrupt(format!("unknown claim state {other}"))),
         }

@@ -39,6 +39,8 @@ if ARGV[13] ~= '' then redis.call('HSET', s, 'unionid', ARGV[13]) end
 redis.call('EXPIRE', s, ARGV[17])
 redis.call('SET', KEYS[3], ARGV[8], 'EX', ARGV[17])
 redis.call('SADD', KEYS[4], ARGV[9])
+-- The set of a user's sessions lives as long as its longest session.
+if redis.call('TTL', KEYS[4]) < tonumber(ARGV[17]) then redis.call('EXPIRE', KEYS[4], ARGV[17]) end
 ";
 
 pub fn upsert_user() -> String {
@@ -57,7 +59,7 @@ end
 {UPSERT_USER}
 {CREATE_SESSION}
 redis.call('HSET', c, 'state', 'done', 'session_id', ARGV[9], 'sealed_token', ARGV[19],
-           'openid', ARGV[2], 'new_user', new_user and '1' or '0')
+           'openid', ARGV[2], 'new_user', new_user and '1' or '0', 'session_expires_at', ARGV[15])
 if ARGV[3] ~= '' then redis.call('HSET', c, 'unionid', ARGV[3]) end
 return new_user and 1 or 0
 "

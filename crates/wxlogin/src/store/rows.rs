@@ -82,7 +82,10 @@ macro_rules! row_mappers {
                         .try_get::<Option<bool>, _>("new_user")
                         .map_err(corrupt)?
                         .unwrap_or(false),
-                    expires_at: row.try_get("expires_at").map_err(corrupt)?,
+                    expires_at: row
+                        .try_get::<Option<i64>, _>("session_expires_at")
+                        .map_err(corrupt)?
+                        .ok_or_else(|| field("session_expires_at"))?,
                 })),
                 other => Err(StoreError::Corrupt(format!("unknown claim state {other}"))),
             }

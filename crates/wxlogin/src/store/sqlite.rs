@@ -282,7 +282,7 @@ impl ClaimStore for SqliteStore {
         .await
         .map_err(unavailable)?;
         let row = sqlx::query(
-            "SELECT state, owner, error_code, session_id, sealed_token, openid, unionid, new_user, expires_at
+            "SELECT state, owner, error_code, session_id, sealed_token, openid, unionid, new_user, session_expires_at
              FROM login_claims WHERE claim_key = ?1",
         )
         .bind(&c.key[..])
@@ -308,7 +308,7 @@ impl ClaimStore for SqliteStore {
         // transaction never has to upgrade from a read lock.
         let fenced = sqlx::query(
             "UPDATE login_claims SET state = 'done', session_id = ?3, sealed_token = ?4,
-               openid = ?5, unionid = ?6
+               openid = ?5, unionid = ?6, session_expires_at = ?7
              WHERE claim_key = ?1 AND owner = ?2 AND state = 'pending'",
         )
         .bind(&c.key[..])
@@ -317,6 +317,7 @@ impl ClaimStore for SqliteStore {
         .bind(&record.sealed_token)
         .bind(&record.openid)
         .bind(&record.unionid)
+        .bind(record.expires_at)
         .execute(&mut *tx)
         .await
         .map_err(unavailable)?;

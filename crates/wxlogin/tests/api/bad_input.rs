@@ -308,7 +308,7 @@ fn all_cases(token: &str) -> Vec<Case> {
             ),
         ),
         (Method::POST, "/v1/phone", Some(r#"{"code":"abc"}"#)),
-        (Method::GET, "/v1/auth", None),
+        (Method::GET, "/v1/auth?appid=wx4f4bc4dec97d474b", None),
     ];
     for (method, path, body) in &bearer_endpoints {
         for bad in bad_tokens

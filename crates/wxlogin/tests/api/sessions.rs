@@ -194,7 +194,15 @@ async fn a_token_of_app_a_is_not_valid_for_app_b() {
 async fn forward_auth_puts_the_identity_in_headers() {
     let app = spawn_app().await;
     let (token, openid, login) = app.login(APP_A).await;
-    let response = app.get_bearer("/v1/auth", &token).await;
+    // Two apps are configured: the proxy must say which one it guards.
+    let (status, code) = error_code(app.get_bearer("/v1/auth", &token).await).await;
+    assert_eq!(
+        (status, code.as_str()),
+        (StatusCode::BAD_REQUEST, "invalid_request")
+    );
+    let response = app
+        .get_bearer(&format!("/v1/auth?appid={APP_A}"), &token)
+        .await;
     assert_eq!(response.status(), StatusCode::OK);
     let h = response.headers();
     assert_eq!(h["x-wx-openid"], openid.as_str());
@@ -216,7 +224,9 @@ async fn forward_auth_puts_the_identity_in_headers() {
         "wxl_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
     ] {
         assert_eq!(
-            app.get_bearer("/v1/auth", bad).await.status(),
+            app.get_bearer(&format!("/v1/auth?appid={APP_A}"), bad)
+                .await
+                .status(),
             StatusCode::UNAUTHORIZED,
             "{bad}"
         );
@@ -376,5 +386,29 @@ async fn health_metrics_and_openapi_are_served() {
     assert_eq!(
         (status, code.as_str()),
         (StatusCode::NOT_FOUND, "not_found")
+    );
+}
+
+#[tokio::test]
+async fn refresh_never_extends_the_absolute_lifetime() {
+    let app = spawn_app().await;
+    let (mut token, _, _) = app.login(APP_A).await;
+    for _ in 0..4 {
+        app.clock.advance(6 * DAY);
+        let body: Value = app
+            .post_bearer("/v1/session/refresh", &token)
+            .await
+            .json()
+            .await
+            .unwrap();
+        token = body["token"].as_str().unwrap().to_owned();
+    }
+    app.clock.advance(6 * DAY - 1);
+    assert_eq!(app.session_status(&token).await, StatusCode::OK);
+    app.clock.advance(1);
+    assert_eq!(
+        app.session_status(&token).await,
+        StatusCode::UNAUTHORIZED,
+        "30 days after login, refreshed or not"
     );
 }

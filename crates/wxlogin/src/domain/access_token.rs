@@ -82,7 +82,7 @@ impl AccessTokens {
 
 impl Core {
     /// The app's current access_token, refreshed if needed.
-    pub async fn access_token(&self, appid: &str) -> Result<ManagedToken, Error> {
+    pub async fn access_token(self: &Arc<Self>, appid: &str) -> Result<ManagedToken, Error> {
         let app = self.apps.get(appid).ok_or(Error::UnknownApp)?;
         if let Some(managed) = self.tokens.fresh(appid, self.clock.now()) {
             return Ok(managed);
@@ -92,7 +92,11 @@ impl Core {
 
     /// Run `call` with the app's token; on 40001/42001 force one refresh and
     /// run it once more. Never loops.
-    pub async fn with_access_token<T, F, Fut>(&self, appid: &str, call: F) -> Result<T, Error>
+    pub async fn with_access_token<T, F, Fut>(
+        self: &Arc<Self>,
+        appid: &str,
+        call: F,
+    ) -> Result<T, Error>
     where
         F: Fn(AccessToken) -> Fut,
         Fut: Future<Output = Result<T, wechat::Error>>,
@@ -113,7 +117,7 @@ impl Core {
     /// WeChat refused that token: force a new one unless someone already
     /// replaced it.
     async fn refresh_access_token(
-        &self,
+        self: &Arc<Self>,
         app: &App,
         rejected: Option<&AccessToken>,
     ) -> Result<ManagedToken, Error> {
@@ -169,8 +173,17 @@ impl Core {
                 });
             }
         };
-        let result = self.fetch_and_store(app, rejected.is_some(), fence).await;
-        self.store.unlock(&lock_name, &self.tokens.owner).await?;
+        // Fetch, store and unlock in a task of their own: a caller that goes
+        // away must not leave the lease held or a forced token unstored.
+        let (core, app, force) = (Arc::clone(self), app.clone(), rejected.is_some());
+        let (result, unlocked) = tokio::spawn(async move {
+            let result = core.fetch_and_store(&app, force, fence).await;
+            let unlocked = core.store.unlock(&lock_name, &core.tokens.owner).await;
+            (result, unlocked)
+        })
+        .await
+        .map_err(|_| Error::Internal)?;
+        unlocked?;
         match result {
             Ok(m) => {
                 self.tokens.remember(appid, &m);

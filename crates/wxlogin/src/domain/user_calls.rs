@@ -1,6 +1,8 @@
 //! WeChat calls made on behalf of a logged-in user with the app's managed
 //! access_token: phone number, `checksession`, `resetusersessionkey`.
 
+use std::sync::Arc;
+
 use wechat::{OpenId, PhoneCode, PhoneInfo};
 
 use super::login::{aad, valid_code_shape};
@@ -11,7 +13,7 @@ impl Core {
     /// Trade a `getPhoneNumber` code for the session user's phone number.
     /// WeChat checks the code belongs to this user (openid in the body).
     pub async fn phone_number(
-        &self,
+        self: &Arc<Self>,
         token: &str,
         expected_app: Option<&str>,
         code: &str,
@@ -47,7 +49,7 @@ impl Core {
 
     /// Ask WeChat whether the stored session_key is still the user's current one.
     pub async fn check_session_key(
-        &self,
+        self: &Arc<Self>,
         token: &str,
         expected_app: Option<&str>,
     ) -> Result<bool, Error> {
@@ -70,7 +72,11 @@ impl Core {
 
     /// Make WeChat issue a new session_key for a user (admin), store it, and keep
     /// the old one for the grace period. The key itself is never returned.
-    pub async fn reset_session_key(&self, appid: &str, openid: &str) -> Result<(), Error> {
+    pub async fn reset_session_key(
+        self: &Arc<Self>,
+        appid: &str,
+        openid: &str,
+    ) -> Result<(), Error> {
         self.apps.get(appid).ok_or(Error::UnknownApp)?;
         let user = self
             .store

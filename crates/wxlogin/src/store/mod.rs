@@ -16,6 +16,7 @@ pub mod postgres;
 pub mod redis;
 mod redis_lua;
 mod rows;
+mod sql;
 pub mod sqlite;
 
 /// A store failure. Messages never contain row contents.

@@ -1,0 +1,375 @@
+//! The SQL shared by the SQLite and PostgreSQL stores. Both speak the same
+//! dialect for everything we need (`$N` parameters, `ON CONFLICT … DO UPDATE
+//! … WHERE`, `EXCLUDED`), so one macro writes the trait impls for each; a
+//! backend module only provides its pool, `connect`/`migrate`, the row mappers
+//! (`rows.rs`) and `upsert_user_in`, whose "was it new?" differs per engine.
+
+macro_rules! sql_store {
+    ($store:ty, $conn:ty) => {
+        async fn insert_session_in(conn: &mut $conn, s: &SessionRecord) -> Result<(), StoreError> {
+            sqlx::query(
+                "INSERT INTO sessions (id, token_hash, appid, openid, unionid, created_at, expires_at, idle_expires_at)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+            )
+            .bind(&s.id)
+            .bind(&s.token_hash.0[..])
+            .bind(&s.appid)
+            .bind(&s.openid)
+            .bind(&s.unionid)
+            .bind(s.created_at)
+            .bind(s.expires_at)
+            .bind(s.idle_expires_at)
+            .execute(&mut *conn)
+            .await
+            .map_err(unavailable)?;
+            Ok(())
+        }
+
+        #[async_trait]
+        impl UserStore for $store {
+            async fn upsert_user(&self, user: &UserUpsert) -> Result<bool, StoreError> {
+                let mut tx = self.pool.begin().await.map_err(unavailable)?;
+                let new = upsert_user_in(&mut tx, user).await?;
+                tx.commit().await.map_err(unavailable)?;
+                Ok(new)
+            }
+
+            async fn get_user(&self, appid: &str, openid: &str) -> Result<Option<UserRecord>, StoreError> {
+                sqlx::query(
+                    "SELECT appid, openid, unionid, session_key, prev_session_key, prev_key_until, created_at, updated_at
+                     FROM users WHERE appid = $1 AND openid = $2",
+                )
+                .bind(appid)
+                .bind(openid)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(unavailable)?
+                .as_ref()
+                .map(user_from_row)
+                .transpose()
+            }
+        }
+
+        #[async_trait]
+        impl SessionStore for $store {
+            async fn find_session(&self, hash: &TokenHash) -> Result<Option<SessionRecord>, StoreError> {
+                sqlx::query(
+                    "SELECT id, token_hash, appid, openid, unionid, created_at, expires_at, idle_expires_at, revoked_at
+                     FROM sessions WHERE token_hash = $1",
+                )
+                .bind(&hash.0[..])
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(unavailable)?
+                .as_ref()
+                .map(session_from_row)
+                .transpose()
+            }
+
+            async fn touch_session(&self, id: &str, idle_expires_at: UnixTime) -> Result<(), StoreError> {
+                sqlx::query(
+                    "UPDATE sessions SET idle_expires_at = $2
+                     WHERE id = $1 AND revoked_at IS NULL AND idle_expires_at < $2",
+                )
+                .bind(id)
+                .bind(idle_expires_at)
+                .execute(&self.pool)
+                .await
+                .map_err(unavailable)?;
+                Ok(())
+            }
+
+            async fn revoke_session(&self, id: &str, now: UnixTime) -> Result<bool, StoreError> {
+                let done =
+                    sqlx::query("UPDATE sessions SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL")
+                        .bind(id)
+                        .bind(now)
+                        .execute(&self.pool)
+                        .await
+                        .map_err(unavailable)?;
+                Ok(done.rows_affected() == 1)
+            }
+
+            async fn replace_session(
+                &self,
+                old_id: &str,
+                new: &SessionRecord,
+                now: UnixTime,
+            ) -> Result<bool, StoreError> {
+                let mut tx = self.pool.begin().await.map_err(unavailable)?;
+                let revoked = sqlx::query(
+                    "UPDATE sessions SET revoked_at = $2
+                     WHERE id = $1 AND revoked_at IS NULL AND expires_at > $2 AND idle_expires_at > $2",
+                )
+                .bind(old_id)
+                .bind(now)
+                .execute(&mut *tx)
+                .await
+                .map_err(unavailable)?;
+                if revoked.rows_affected() != 1 {
+                    // Roll back now: a dropped transaction would only roll back when
+                    // its connection is next used, holding locks until then.
+                    tx.rollback().await.map_err(unavailable)?;
+                    return Ok(false);
+                }
+                insert_session_in(&mut tx, new).await?;
+                tx.commit().await.map_err(unavailable)?;
+                Ok(true)
+            }
+
+            async fn list_sessions(
+                &self,
+                appid: &str,
+                openid: &str,
+                now: UnixTime,
+            ) -> Result<Vec<SessionRecord>, StoreError> {
+                let rows = sqlx::query(
+                    "SELECT id, token_hash, appid, openid, unionid, created_at, expires_at, idle_expires_at, revoked_at
+                     FROM sessions
+                     WHERE appid = $1 AND openid = $2 AND revoked_at IS NULL
+                       AND expires_at > $3 AND idle_expires_at > $3
+                     ORDER BY created_at, id",
+                )
+                .bind(appid)
+                .bind(openid)
+                .bind(now)
+                .fetch_all(&self.pool)
+                .await
+                .map_err(unavailable)?;
+                rows.iter().map(session_from_row).collect()
+            }
+
+            async fn revoke_all(
+                &self,
+                appid: &str,
+                openid: &str,
+                now: UnixTime,
+            ) -> Result<u64, StoreError> {
+                let done = sqlx::query(
+                    "UPDATE sessions SET revoked_at = $3
+                     WHERE appid = $1 AND openid = $2 AND revoked_at IS NULL
+                       AND expires_at > $3 AND idle_expires_at > $3",
+                )
+                .bind(appid)
+                .bind(openid)
+                .bind(now)
+                .execute(&self.pool)
+                .await
+                .map_err(unavailable)?;
+                Ok(done.rows_affected())
+            }
+        }
+
+        #[async_trait]
+        impl ClaimStore for $store {
+            async fn claim(&self, c: &Claim<'_>) -> Result<ClaimState, StoreError> {
+                // Take the claim if free, forgotten or abandoned (ON CONFLICT serialises
+                // concurrent claimers across instances), then read the row as it stands
+                // in a second statement: a CTE would read an older snapshot and miss a
+                // row another instance committed meanwhile.
+                sqlx::query(
+                    "INSERT INTO login_claims (claim_key, appid, state, owner, lease_until, expires_at)
+                     VALUES ($1, $2, 'pending', $3, $4, $5)
+                     ON CONFLICT (claim_key) DO UPDATE SET
+                       state = 'pending', owner = EXCLUDED.owner, lease_until = EXCLUDED.lease_until,
+                       expires_at = EXCLUDED.expires_at, error_code = NULL, session_id = NULL,
+                       sealed_token = NULL, openid = NULL, unionid = NULL, new_user = NULL
+                     WHERE login_claims.expires_at <= $6
+                        OR (login_claims.state = 'pending' AND login_claims.lease_until <= $6)",
+                )
+                .bind(&c.key[..])
+                .bind(c.appid)
+                .bind(c.owner)
+                .bind(c.lease_until)
+                .bind(c.expires_at)
+                .bind(c.now)
+                .execute(&self.pool)
+                .await
+                .map_err(unavailable)?;
+                let row = sqlx::query(
+                    "SELECT state, owner, error_code, session_id, sealed_token, openid, unionid, new_user, session_expires_at
+                     FROM login_claims WHERE claim_key = $1",
+                )
+                .bind(&c.key[..])
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(unavailable)?;
+                match row {
+                    Some(row) => claim_from_row(&row, c.owner),
+                    // Released by its holder between our two statements: ask again.
+                    None => Ok(ClaimState::Pending),
+                }
+            }
+
+            async fn complete_login(
+                &self,
+                c: &Claim<'_>,
+                user: &UserUpsert,
+                session: &SessionRecord,
+                record: &LoginRecord,
+            ) -> Result<Option<bool>, StoreError> {
+                let mut tx = self.pool.begin().await.map_err(unavailable)?;
+                let fenced = sqlx::query(
+                    "UPDATE login_claims SET state = 'done', session_id = $3, sealed_token = $4,
+                       openid = $5, unionid = $6, session_expires_at = $7
+                     WHERE claim_key = $1 AND owner = $2 AND state = 'pending'",
+                )
+                .bind(&c.key[..])
+                .bind(c.owner)
+                .bind(&record.session_id)
+                .bind(&record.sealed_token)
+                .bind(&record.openid)
+                .bind(&record.unionid)
+                .bind(record.expires_at)
+                .execute(&mut *tx)
+                .await
+                .map_err(unavailable)?;
+                if fenced.rows_affected() != 1 {
+                    tx.rollback().await.map_err(unavailable)?;
+                    return Ok(None);
+                }
+                let new_user = upsert_user_in(&mut tx, user).await?;
+                sqlx::query("UPDATE login_claims SET new_user = $2 WHERE claim_key = $1")
+                    .bind(&c.key[..])
+                    .bind(new_user)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(unavailable)?;
+                insert_session_in(&mut tx, session).await?;
+                tx.commit().await.map_err(unavailable)?;
+                Ok(Some(new_user))
+            }
+
+            async fn fail_claim(
+                &self,
+                key: &[u8; 32],
+                owner: &str,
+                error_code: &str,
+            ) -> Result<(), StoreError> {
+                sqlx::query(
+                    "UPDATE login_claims SET state = 'failed', error_code = $3
+                     WHERE claim_key = $1 AND owner = $2 AND state = 'pending'",
+                )
+                .bind(&key[..])
+                .bind(owner)
+                .bind(error_code)
+                .execute(&self.pool)
+                .await
+                .map_err(unavailable)?;
+                Ok(())
+            }
+
+            async fn release_claim(&self, key: &[u8; 32], owner: &str) -> Result<(), StoreError> {
+                sqlx::query(
+                    "DELETE FROM login_claims WHERE claim_key = $1 AND owner = $2 AND state = 'pending'",
+                )
+                .bind(&key[..])
+                .bind(owner)
+                .execute(&self.pool)
+                .await
+                .map_err(unavailable)?;
+                Ok(())
+            }
+        }
+
+        #[async_trait]
+        impl TokenStore for $store {
+            async fn get_access_token(&self, appid: &str) -> Result<Option<CachedToken>, StoreError> {
+                sqlx::query("SELECT sealed_token, expires_at, fence FROM access_tokens WHERE appid = $1")
+                    .bind(appid)
+                    .fetch_optional(&self.pool)
+                    .await
+                    .map_err(unavailable)?
+                    .as_ref()
+                    .map(token_from_row)
+                    .transpose()
+            }
+
+            async fn put_access_token(&self, appid: &str, token: &CachedToken) -> Result<bool, StoreError> {
+                let done = sqlx::query(
+                    "INSERT INTO access_tokens (appid, sealed_token, expires_at, fence) VALUES ($1, $2, $3, $4)
+                     ON CONFLICT (appid) DO UPDATE SET
+                       sealed_token = EXCLUDED.sealed_token, expires_at = EXCLUDED.expires_at, fence = EXCLUDED.fence
+                     WHERE access_tokens.fence <= EXCLUDED.fence",
+                )
+                .bind(appid)
+                .bind(&token.sealed_token)
+                .bind(token.expires_at)
+                .bind(token.fence)
+                .execute(&self.pool)
+                .await
+                .map_err(unavailable)?;
+                Ok(done.rows_affected() == 1)
+            }
+        }
+
+        #[async_trait]
+        impl LockStore for $store {
+            async fn try_lock(
+                &self,
+                name: &str,
+                owner: &str,
+                now: UnixTime,
+                lease_until: UnixTime,
+            ) -> Result<Option<i64>, StoreError> {
+                let row = sqlx::query(
+                    "INSERT INTO locks (name, owner, lease_until, fence) VALUES ($1, $2, $3, 1)
+                     ON CONFLICT (name) DO UPDATE SET
+                       owner = EXCLUDED.owner, lease_until = EXCLUDED.lease_until,
+                       fence = CASE WHEN locks.owner = EXCLUDED.owner AND locks.lease_until > $4
+                                    THEN locks.fence ELSE locks.fence + 1 END
+                     WHERE locks.lease_until <= $4 OR locks.owner = EXCLUDED.owner
+                     RETURNING fence",
+                )
+                .bind(name)
+                .bind(owner)
+                .bind(lease_until)
+                .bind(now)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(unavailable)?;
+                row.map(|r| r.try_get::<i64, _>("fence").map_err(corrupt))
+                    .transpose()
+            }
+
+            async fn unlock(&self, name: &str, owner: &str) -> Result<(), StoreError> {
+                sqlx::query("UPDATE locks SET lease_until = 0 WHERE name = $1 AND owner = $2")
+                    .bind(name)
+                    .bind(owner)
+                    .execute(&self.pool)
+                    .await
+                    .map_err(unavailable)?;
+                Ok(())
+            }
+        }
+
+        #[async_trait]
+        impl Store for $store {
+            async fn ping(&self) -> Result<(), StoreError> {
+                sqlx::query("SELECT 1")
+                    .execute(&self.pool)
+                    .await
+                    .map_err(unavailable)?;
+                Ok(())
+            }
+
+            async fn purge_expired(&self, now: UnixTime) -> Result<u64, StoreError> {
+                let claims = sqlx::query("DELETE FROM login_claims WHERE expires_at <= $1")
+                    .bind(now)
+                    .execute(&self.pool)
+                    .await
+                    .map_err(unavailable)?;
+                let sessions = sqlx::query(
+                    "DELETE FROM sessions WHERE expires_at <= $1 OR idle_expires_at <= $1 OR revoked_at <= $1",
+                )
+                .bind(now - 86_400)
+                .execute(&self.pool)
+                .await
+                .map_err(unavailable)?;
+                Ok(claims.rows_affected() + sessions.rows_affected())
+            }
+        }
+    };
+}
+
+pub(crate) use sql_store;

@@ -20,7 +20,9 @@ use crate::clock::UnixTime;
 use crate::domain::token::TokenHash;
 
 pub struct PostgresStore {
-    pool: PgPool,
+    /// One pool for both roles: PostgreSQL queues writers on row locks itself.
+    reader: PgPool,
+    writer: PgPool,
 }
 
 fn unavailable(e: sqlx::Error) -> StoreError {
@@ -39,12 +41,15 @@ impl PostgresStore {
             .connect_with(options)
             .await
             .map_err(|e| StoreError::Unavailable(format!("cannot connect to postgres: {e}")))?;
-        Ok(Self { pool })
+        Ok(Self {
+            reader: pool.clone(),
+            writer: pool,
+        })
     }
 
     pub async fn migrate(&self) -> Result<(), StoreError> {
         sqlx::migrate!("migrations/postgres")
-            .run(&self.pool)
+            .run(&self.writer)
             .await
             .map_err(|e| StoreError::Unavailable(format!("migration failed: {e}")))
     }

@@ -1,7 +1,10 @@
 //! The SQL shared by the SQLite and PostgreSQL stores. Both speak the same
 //! dialect for everything we need (`$N` parameters, `ON CONFLICT … DO UPDATE
 //! … WHERE`, `EXCLUDED`), so one macro writes the trait impls for each; a
-//! backend module only provides its pool, `connect`/`migrate`, the row mappers
+//! backend module only provides its pools (`reader` for plain reads, `writer`
+//! for everything that writes; the same pool on PostgreSQL, a single-connection
+//! pool on SQLite so that writers queue in process instead of sleeping in
+//! SQLite's busy handler), `connect`/`migrate`, the row mappers
 //! (`rows.rs`) and `upsert_user_in`, whose "was it new?" differs per engine.
 
 macro_rules! sql_store {
@@ -28,7 +31,7 @@ macro_rules! sql_store {
         #[async_trait]
         impl UserStore for $store {
             async fn upsert_user(&self, user: &UserUpsert) -> Result<bool, StoreError> {
-                let mut tx = self.pool.begin().await.map_err(unavailable)?;
+                let mut tx = self.writer.begin().await.map_err(unavailable)?;
                 let new = upsert_user_in(&mut tx, user).await?;
                 tx.commit().await.map_err(unavailable)?;
                 Ok(new)
@@ -41,7 +44,7 @@ macro_rules! sql_store {
                 )
                 .bind(appid)
                 .bind(openid)
-                .fetch_optional(&self.pool)
+                .fetch_optional(&self.reader)
                 .await
                 .map_err(unavailable)?
                 .as_ref()
@@ -58,7 +61,7 @@ macro_rules! sql_store {
                      FROM sessions WHERE token_hash = $1",
                 )
                 .bind(&hash.0[..])
-                .fetch_optional(&self.pool)
+                .fetch_optional(&self.reader)
                 .await
                 .map_err(unavailable)?
                 .as_ref()
@@ -73,7 +76,7 @@ macro_rules! sql_store {
                 )
                 .bind(id)
                 .bind(idle_expires_at)
-                .execute(&self.pool)
+                .execute(&self.writer)
                 .await
                 .map_err(unavailable)?;
                 Ok(())
@@ -84,7 +87,7 @@ macro_rules! sql_store {
                     sqlx::query("UPDATE sessions SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL")
                         .bind(id)
                         .bind(now)
-                        .execute(&self.pool)
+                        .execute(&self.writer)
                         .await
                         .map_err(unavailable)?;
                 Ok(done.rows_affected() == 1)
@@ -96,7 +99,7 @@ macro_rules! sql_store {
                 new: &SessionRecord,
                 now: UnixTime,
             ) -> Result<bool, StoreError> {
-                let mut tx = self.pool.begin().await.map_err(unavailable)?;
+                let mut tx = self.writer.begin().await.map_err(unavailable)?;
                 let revoked = sqlx::query(
                     "UPDATE sessions SET revoked_at = $2
                      WHERE id = $1 AND revoked_at IS NULL AND expires_at > $2 AND idle_expires_at > $2",
@@ -133,7 +136,7 @@ macro_rules! sql_store {
                 .bind(appid)
                 .bind(openid)
                 .bind(now)
-                .fetch_all(&self.pool)
+                .fetch_all(&self.reader)
                 .await
                 .map_err(unavailable)?;
                 rows.iter().map(session_from_row).collect()
@@ -153,7 +156,7 @@ macro_rules! sql_store {
                 .bind(appid)
                 .bind(openid)
                 .bind(now)
-                .execute(&self.pool)
+                .execute(&self.writer)
                 .await
                 .map_err(unavailable)?;
                 Ok(done.rows_affected())
@@ -183,7 +186,7 @@ macro_rules! sql_store {
                 .bind(c.lease_until)
                 .bind(c.expires_at)
                 .bind(c.now)
-                .execute(&self.pool)
+                .execute(&self.writer)
                 .await
                 .map_err(unavailable)?;
                 let row = sqlx::query(
@@ -191,7 +194,7 @@ macro_rules! sql_store {
                      FROM login_claims WHERE claim_key = $1",
                 )
                 .bind(&c.key[..])
-                .fetch_optional(&self.pool)
+                .fetch_optional(&self.writer)
                 .await
                 .map_err(unavailable)?;
                 match row {
@@ -208,7 +211,7 @@ macro_rules! sql_store {
                 session: &SessionRecord,
                 record: &LoginRecord,
             ) -> Result<Option<bool>, StoreError> {
-                let mut tx = self.pool.begin().await.map_err(unavailable)?;
+                let mut tx = self.writer.begin().await.map_err(unavailable)?;
                 let fenced = sqlx::query(
                     "UPDATE login_claims SET state = 'done', session_id = $3, sealed_token = $4,
                        openid = $5, unionid = $6, session_expires_at = $7
@@ -253,7 +256,7 @@ macro_rules! sql_store {
                 .bind(&key[..])
                 .bind(owner)
                 .bind(error_code)
-                .execute(&self.pool)
+                .execute(&self.writer)
                 .await
                 .map_err(unavailable)?;
                 Ok(())
@@ -265,7 +268,7 @@ macro_rules! sql_store {
                 )
                 .bind(&key[..])
                 .bind(owner)
-                .execute(&self.pool)
+                .execute(&self.writer)
                 .await
                 .map_err(unavailable)?;
                 Ok(())
@@ -277,7 +280,7 @@ macro_rules! sql_store {
             async fn get_access_token(&self, appid: &str) -> Result<Option<CachedToken>, StoreError> {
                 sqlx::query("SELECT sealed_token, expires_at, fence FROM access_tokens WHERE appid = $1")
                     .bind(appid)
-                    .fetch_optional(&self.pool)
+                    .fetch_optional(&self.reader)
                     .await
                     .map_err(unavailable)?
                     .as_ref()
@@ -296,7 +299,7 @@ macro_rules! sql_store {
                 .bind(&token.sealed_token)
                 .bind(token.expires_at)
                 .bind(token.fence)
-                .execute(&self.pool)
+                .execute(&self.writer)
                 .await
                 .map_err(unavailable)?;
                 Ok(done.rows_affected() == 1)
@@ -325,7 +328,7 @@ macro_rules! sql_store {
                 .bind(owner)
                 .bind(lease_until)
                 .bind(now)
-                .fetch_optional(&self.pool)
+                .fetch_optional(&self.writer)
                 .await
                 .map_err(unavailable)?;
                 row.map(|r| r.try_get::<i64, _>("fence").map_err(corrupt))
@@ -336,7 +339,7 @@ macro_rules! sql_store {
                 sqlx::query("UPDATE locks SET lease_until = 0 WHERE name = $1 AND owner = $2")
                     .bind(name)
                     .bind(owner)
-                    .execute(&self.pool)
+                    .execute(&self.writer)
                     .await
                     .map_err(unavailable)?;
                 Ok(())
@@ -347,7 +350,7 @@ macro_rules! sql_store {
         impl Store for $store {
             async fn ping(&self) -> Result<(), StoreError> {
                 sqlx::query("SELECT 1")
-                    .execute(&self.pool)
+                    .execute(&self.reader)
                     .await
                     .map_err(unavailable)?;
                 Ok(())
@@ -356,14 +359,14 @@ macro_rules! sql_store {
             async fn purge_expired(&self, now: UnixTime) -> Result<u64, StoreError> {
                 let claims = sqlx::query("DELETE FROM login_claims WHERE expires_at <= $1")
                     .bind(now)
-                    .execute(&self.pool)
+                    .execute(&self.writer)
                     .await
                     .map_err(unavailable)?;
                 let sessions = sqlx::query(
                     "DELETE FROM sessions WHERE expires_at <= $1 OR idle_expires_at <= $1 OR revoked_at <= $1",
                 )
                 .bind(now - 86_400)
-                .execute(&self.pool)
+                .execute(&self.writer)
                 .await
                 .map_err(unavailable)?;
                 Ok(claims.rows_affected() + sessions.rows_affected())

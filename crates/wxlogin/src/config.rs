@@ -219,10 +219,11 @@ impl Settings {
             || p.key_grace < 0
             || p.replay_window <= 0
             || p.touch_interval < 0
+            || !(0..=3600).contains(&p.cache_ttl)
         {
             return Err(invalid(
                 "sessions",
-                "lifetimes must be positive numbers of seconds",
+                "lifetimes must be positive numbers of seconds (cache_ttl: 0..=3600)",
             ));
         }
         if self.upstream_timeout_ms == 0 || self.upstream_timeout_ms > 60_000 {

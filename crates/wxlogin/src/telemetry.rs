@@ -26,6 +26,9 @@ pub fn init_logging(format: LogFormat, default_filter: &str) {
         EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_filter));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        // Colours for a terminal only: no escape codes in journald or files,
+        // and no styling work on every request span.
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout()))
         .with_span_events(FmtSpan::NONE);
     let _ = match format {
         LogFormat::Text => builder.try_init(),

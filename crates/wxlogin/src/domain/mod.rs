@@ -4,6 +4,7 @@
 
 pub mod access_token;
 pub mod apps;
+mod cache;
 pub mod error;
 pub mod login;
 pub mod open_data;
@@ -36,6 +37,10 @@ pub struct Policy {
     /// The idle deadline is written back at most this often per session, so the
     /// hot path is a read, not a write.
     pub touch_interval: i64,
+    /// How long this process may answer a verify from memory (0 = never, the
+    /// default): a revocation made on another instance is seen at most this
+    /// late. Revocations through this instance take effect at once.
+    pub cache_ttl: i64,
 }
 
 impl Default for Policy {
@@ -46,6 +51,7 @@ impl Default for Policy {
             key_grace: 600,
             replay_window: 300,
             touch_interval: 60,
+            cache_ttl: 0,
         }
     }
 }
@@ -61,6 +67,7 @@ pub struct Core {
     pub policy: Policy,
     pub(crate) inflight: login::InFlight,
     pub(crate) tokens: access_token::AccessTokens,
+    pub(crate) cache: Option<cache::VerifyCache>,
 }
 
 impl Core {
@@ -81,6 +88,7 @@ impl Core {
             policy,
             inflight: login::InFlight::default(),
             tokens: access_token::AccessTokens::new(),
+            cache: cache::VerifyCache::new(policy.cache_ttl),
         }
     }
 }

@@ -10,6 +10,7 @@ use wechat::crypto::{CryptoError, decrypt_open_data, verify_raw_data_signature};
 
 use super::login::aad;
 use super::{Core, Error};
+use crate::store::UserRecord;
 
 /// What the mini program forwards from WeChat.
 #[derive(Debug, Clone)]
@@ -31,17 +32,31 @@ pub struct Decrypted {
 }
 
 impl Core {
-    /// The user's usable session_keys, current first, for a verified session.
+    /// The user's usable session_keys, current first, for a verified session,
+    /// read from the store.
     pub(crate) async fn session_keys(
         &self,
         appid: &str,
         openid: &str,
     ) -> Result<Vec<SessionKey>, Error> {
+        let user = self.read_user(appid, openid).await?;
+        self.open_keys(user)
+    }
+
+    async fn read_user(&self, appid: &str, openid: &str) -> Result<UserRecord, Error> {
         let user = self
             .store
             .get_user(appid, openid)
             .await?
             .ok_or(Error::SessionKeyStale)?;
+        if let Some(cache) = &self.cache {
+            cache.put_user(&user, self.clock.now());
+        }
+        Ok(user)
+    }
+
+    fn open_keys(&self, user: UserRecord) -> Result<Vec<SessionKey>, Error> {
+        let row = aad("session_key", &[&user.appid, &user.openid]);
         let now = self.clock.now();
         let mut sealed = vec![user.sealed_session_key];
         if let (Some(previous), Some(until)) = (user.sealed_previous_key, user.previous_key_until)
@@ -49,7 +64,6 @@ impl Core {
         {
             sealed.push(previous);
         }
-        let row = aad("session_key", &[appid, openid]);
         sealed
             .iter()
             .map(|s| {
@@ -77,9 +91,30 @@ impl Core {
         }
         let session = self.verify(token, expected_app).await?;
         let appid = wechat::AppId::parse(&session.appid).map_err(|_| Error::Internal)?;
-        let keys = self.session_keys(&session.appid, &session.openid).await?;
+        let cached = self
+            .cache
+            .as_ref()
+            .and_then(|c| c.user(&session.appid, &session.openid, self.clock.now()));
+        if let Some(user) = cached {
+            match self.decrypt_with(self.open_keys(user)?, &appid, input) {
+                // No cached key fits: the key may have rotated on another
+                // instance, so the store has the last word.
+                Err(Error::SessionKeyStale) => {}
+                answer => return answer,
+            }
+        }
+        let user = self.read_user(&session.appid, &session.openid).await?;
+        self.decrypt_with(self.open_keys(user)?, &appid, input)
+    }
+
+    fn decrypt_with(
+        &self,
+        keys: Vec<SessionKey>,
+        appid: &wechat::AppId,
+        input: &EncryptedData,
+    ) -> Result<Decrypted, Error> {
         for (i, key) in keys.iter().enumerate() {
-            match decrypt_open_data(key, &input.iv, &input.encrypted_data, &appid) {
+            match decrypt_open_data(key, &input.iv, &input.encrypted_data, appid) {
                 Ok(open) => {
                     if let (Some(raw), Some(signature)) = (&input.raw_data, &input.signature)
                         && !verify_raw_data_signature(raw, key, signature)

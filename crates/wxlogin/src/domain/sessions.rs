@@ -48,19 +48,36 @@ impl Core {
         expected_app: Option<&str>,
     ) -> Result<SessionInfo, Error> {
         let token = SessionToken::parse(token).ok_or(Error::InvalidToken)?;
-        let mut record = self
-            .store
-            .find_session(&token.hash())
-            .await?
-            .ok_or(Error::InvalidToken)?;
+        let hash = token.hash();
+        let cached = self
+            .cache
+            .as_ref()
+            .and_then(|c| c.session(&hash, self.clock.now()));
+        let from_store = cached.is_none();
+        let mut record = match cached {
+            Some(record) => record,
+            None => self
+                .store
+                .find_session(&hash)
+                .await?
+                .ok_or(Error::InvalidToken)?,
+        };
         let now = self.clock.now();
-        if !record.is_active(now) || expected_app.is_some_and(|app| app != record.appid) {
+        if !record.is_active(now) {
             return Err(Error::InvalidToken);
         }
-        let slid = (now + self.policy.idle_ttl).min(record.expires_at);
-        if slid - record.idle_expires_at >= self.policy.touch_interval {
-            self.store.touch_session(&record.id, slid).await?;
-            record.idle_expires_at = slid;
+        if from_store {
+            let slid = (now + self.policy.idle_ttl).min(record.expires_at);
+            if slid - record.idle_expires_at >= self.policy.touch_interval {
+                self.store.touch_session(&record.id, slid).await?;
+                record.idle_expires_at = slid;
+            }
+            if let Some(cache) = &self.cache {
+                cache.put_session(&record, now);
+            }
+        }
+        if expected_app.is_some_and(|app| app != record.appid) {
+            return Err(Error::InvalidToken);
         }
         Ok(record.into())
     }
@@ -71,6 +88,7 @@ impl Core {
         token: &str,
         expected_app: Option<&str>,
     ) -> Result<Refreshed, Error> {
+        let token_text = token;
         let current = self.verify(token, expected_app).await?;
         let now = self.clock.now();
         let token = SessionToken::generate();
@@ -84,11 +102,12 @@ impl Core {
         // A refresh changes the token, not the session's absolute end of life.
         record.expires_at = current.expires_at;
         record.idle_expires_at = record.idle_expires_at.min(current.expires_at);
-        if !self
+        let replaced = self
             .store
             .replace_session(&current.session_id, &record, now)
-            .await?
-        {
+            .await?;
+        self.forget_cached(token_text);
+        if !replaced {
             return Err(Error::InvalidToken);
         }
         Ok(Refreshed {
@@ -103,7 +122,15 @@ impl Core {
         self.store
             .revoke_session(&current.session_id, self.clock.now())
             .await?;
+        self.forget_cached(token);
         Ok(())
+    }
+
+    /// Evict a token from this instance's verify cache after a change to it.
+    fn forget_cached(&self, token: &str) {
+        if let (Some(cache), Some(token)) = (&self.cache, SessionToken::parse(token)) {
+            cache.forget_session(&token.hash());
+        }
     }
 
     /// Active sessions of a user (admin).
@@ -123,9 +150,13 @@ impl Core {
     /// Revoke every session of a user (admin); returns how many were active.
     pub async fn revoke_user_sessions(&self, appid: &str, openid: &str) -> Result<u64, Error> {
         self.apps.get(appid).ok_or(Error::UnknownApp)?;
-        Ok(self
+        let revoked = self
             .store
             .revoke_all(appid, openid, self.clock.now())
-            .await?)
+            .await?;
+        if let Some(cache) = &self.cache {
+            cache.forget_all_sessions();
+        }
+        Ok(revoked)
     }
 }

@@ -111,6 +111,9 @@ impl Core {
                 previous_key_until: now + self.policy.key_grace,
             })
             .await?;
+        if let Some(cache) = &self.cache {
+            cache.forget_user(appid, openid);
+        }
         Ok(())
     }
 }

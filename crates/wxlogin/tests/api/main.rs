@@ -13,3 +13,4 @@ mod sessions;
 #[path = "../support/mod.rs"]
 mod support;
 mod user_data;
+mod verify_cache;

@@ -1,0 +1,108 @@
+//! The optional in-process verify cache (DESIGN.md: `cache_ttl`, default 0 =
+//! off). Verify is on every request path of every backend; with the cache on,
+//! a token seen in the last `cache_ttl` seconds is answered from memory instead
+//! of a store read, so a revocation made on *another* instance is seen at most
+//! `cache_ttl` later. Revocations made through this instance evict at once.
+//!
+//! Only positive answers are kept, and each is checked again against the
+//! session's own deadlines on every hit, so a cached session still expires at
+//! its boundary. Times come from the injected clock (whole seconds, rounded
+//! in the safe direction): an entry made at second `t` serves while
+//! `now < t + cache_ttl`.
+//!
+//! The users' sealed session_keys are cached the same way for `/v1/decrypt`;
+//! they stay sealed under the data key, and a decrypt that no cached key opens
+//! reads the store again before it answers `session_key_stale`, so a key that
+//! rotated on another instance is never reported stale because of the cache.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use moka::sync::Cache;
+
+use super::token::TokenHash;
+use crate::clock::UnixTime;
+use crate::store::{SessionRecord, UserRecord};
+
+/// Upper bound of entries per map; the least recently used go first.
+const CAPACITY: u64 = 100_000;
+
+struct Entry<T> {
+    value: T,
+    cached_at: UnixTime,
+}
+
+pub(crate) struct VerifyCache {
+    ttl: i64,
+    sessions: Cache<[u8; 32], Arc<Entry<SessionRecord>>>,
+    users: Cache<(String, String), Arc<Entry<UserRecord>>>,
+}
+
+impl VerifyCache {
+    /// `None` when `ttl_seconds` is 0 (the cache is off).
+    pub(crate) fn new(ttl_seconds: i64) -> Option<Self> {
+        if ttl_seconds <= 0 {
+            return None;
+        }
+        // moka's own expiry only frees memory; freshness is judged by the
+        // injected clock in `fresh`.
+        let real_ttl = Duration::from_secs(ttl_seconds as u64 + 1);
+        Some(Self {
+            ttl: ttl_seconds,
+            sessions: Cache::builder()
+                .max_capacity(CAPACITY)
+                .time_to_live(real_ttl)
+                .build(),
+            users: Cache::builder()
+                .max_capacity(CAPACITY)
+                .time_to_live(real_ttl)
+                .build(),
+        })
+    }
+
+    fn fresh<T: Clone>(&self, entry: Option<Arc<Entry<T>>>, now: UnixTime) -> Option<T> {
+        entry
+            .filter(|e| now >= e.cached_at && now < e.cached_at + self.ttl)
+            .map(|e| e.value.clone())
+    }
+
+    pub(crate) fn session(&self, hash: &TokenHash, now: UnixTime) -> Option<SessionRecord> {
+        self.fresh(self.sessions.get(&hash.0), now)
+    }
+
+    pub(crate) fn put_session(&self, record: &SessionRecord, now: UnixTime) {
+        let entry = Entry {
+            value: record.clone(),
+            cached_at: now,
+        };
+        self.sessions.insert(record.token_hash.0, Arc::new(entry));
+    }
+
+    pub(crate) fn forget_session(&self, hash: &TokenHash) {
+        self.sessions.invalidate(&hash.0);
+    }
+
+    /// Revoke-all by user: rare and administrative, so everything goes rather
+    /// than keeping an index from users to token hashes.
+    pub(crate) fn forget_all_sessions(&self) {
+        self.sessions.invalidate_all();
+    }
+
+    pub(crate) fn user(&self, appid: &str, openid: &str, now: UnixTime) -> Option<UserRecord> {
+        self.fresh(self.users.get(&(appid.to_owned(), openid.to_owned())), now)
+    }
+
+    pub(crate) fn put_user(&self, record: &UserRecord, now: UnixTime) {
+        let key = (record.appid.clone(), record.openid.clone());
+        let entry = Entry {
+            value: record.clone(),
+            cached_at: now,
+        };
+        self.users.insert(key, Arc::new(entry));
+    }
+
+    pub(crate) fn forget_user(&self, appid: &str, openid: &str) {
+        self.users
+            .invalidate(&(appid.to_owned(), openid.to_owned()));
+    }
+}

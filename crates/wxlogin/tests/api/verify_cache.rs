@@ -1,0 +1,164 @@
+//! The optional verify cache (`sessions.cache_ttl`): what it may delay (a
+//! revocation made on another instance, by at most `cache_ttl`) and what it
+//! must never change (this instance's own revocations, session expiry, a
+//! session_key that rotated elsewhere).
+
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use wechat_sim::OpenDataKind;
+
+use crate::helpers::{ADMIN_KEY, APP_A, TestApp, error_code, spawn_app_with};
+
+const TTL: i64 = 30;
+
+async fn cached_app() -> TestApp {
+    spawn_app_with(|s| s.sessions.cache_ttl = TTL).await
+}
+
+async fn status_at(app: &TestApp, address: &str, token: &str) -> StatusCode {
+    app.http
+        .get(format!("{address}/v1/session"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap()
+        .status()
+}
+
+async fn revoke_all(app: &TestApp, address: &str, openid: &str) {
+    let response = app
+        .http
+        .delete(format!(
+            "{address}/v1/admin/users/{APP_A}/{openid}/sessions"
+        ))
+        .bearer_auth(ADMIN_KEY)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn a_revocation_on_another_instance_is_seen_within_cache_ttl_and_at_once_here() {
+    let app = cached_app().await;
+    let mut other = app.another_instance().await;
+    let (token, openid, _) = app.login(APP_A).await;
+    assert_eq!(
+        status_at(&app, &other.address, &token).await,
+        StatusCode::OK
+    );
+
+    revoke_all(&app, &app.address, &openid).await;
+    assert_eq!(
+        app.session_status(&token).await,
+        StatusCode::UNAUTHORIZED,
+        "the instance that revoked sees it at once"
+    );
+    assert_eq!(
+        status_at(&app, &other.address, &token).await,
+        StatusCode::OK,
+        "the other instance answers from its cache until cache_ttl has passed"
+    );
+    app.clock.advance(TTL - 1);
+    assert_eq!(
+        status_at(&app, &other.address, &token).await,
+        StatusCode::OK
+    );
+    app.clock.advance(1);
+    assert_eq!(
+        status_at(&app, &other.address, &token).await,
+        StatusCode::UNAUTHORIZED,
+        "never later than cache_ttl"
+    );
+    other.stop().await;
+}
+
+#[tokio::test]
+async fn logout_and_refresh_evict_the_cached_token_at_once() {
+    let app = cached_app().await;
+    let (token, _, _) = app.login(APP_A).await;
+    assert_eq!(app.session_status(&token).await, StatusCode::OK);
+    let refreshed = app.post_bearer("/v1/session/refresh", &token).await;
+    assert_eq!(refreshed.status(), StatusCode::OK);
+    let new_token = refreshed.json::<Value>().await.unwrap()["token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(app.session_status(&token).await, StatusCode::UNAUTHORIZED);
+
+    assert_eq!(app.session_status(&new_token).await, StatusCode::OK);
+    let logout = app.post_bearer("/v1/logout", &new_token).await;
+    assert_eq!(logout.status(), StatusCode::NO_CONTENT);
+    assert_eq!(
+        app.session_status(&new_token).await,
+        StatusCode::UNAUTHORIZED
+    );
+}
+
+#[tokio::test]
+async fn a_cached_session_still_expires_at_its_idle_deadline() {
+    let app = spawn_app_with(|s| {
+        s.sessions.cache_ttl = 3600;
+        s.sessions.idle_ttl = 100;
+    })
+    .await;
+    let (token, _, _) = app.login(APP_A).await;
+    app.clock.advance(50);
+    assert_eq!(app.session_status(&token).await, StatusCode::OK);
+    app.clock.advance(50);
+    assert_eq!(
+        app.session_status(&token).await,
+        StatusCode::UNAUTHORIZED,
+        "idle deadline of the cached record"
+    );
+}
+
+#[tokio::test]
+async fn a_session_key_rotated_on_another_instance_is_read_again_not_reported_stale() {
+    let app = cached_app().await;
+    let mut other = app.another_instance().await;
+    let openid = app.new_user(APP_A);
+    let login = |code: String| app.post_login(json!({"appid": APP_A, "code": code}));
+    let device_a: Value = login(app.code_for(APP_A, &openid))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let token_a = device_a["token"].as_str().unwrap();
+    let decrypt_on_other = |blob: wechat_sim::OpenDataBlob| {
+        app.http
+            .post(format!("{}/v1/decrypt", other.address))
+            .bearer_auth(token_a)
+            .json(&json!({"encrypted_data": blob.encrypted_data, "iv": blob.iv}))
+            .send()
+    };
+    let with_key_a = app.sim().open_data(APP_A, &openid, OpenDataKind::Phone);
+    let response = decrypt_on_other(with_key_a.unwrap()).await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK, "caches the user's key A");
+
+    // Device B logs in through the first instance: the key rotates to B.
+    assert_eq!(
+        login(app.code_for(APP_A, &openid)).await.status(),
+        StatusCode::OK
+    );
+    let with_key_b = app.sim().open_data(APP_A, &openid, OpenDataKind::Phone);
+    let response = decrypt_on_other(with_key_b.unwrap()).await.unwrap();
+    assert_eq!(
+        response.status(),
+        StatusCode::OK,
+        "no cached key fits, so the store is read again"
+    );
+
+    // Garbage that no key opens is still stale, after the store was asked.
+    let junk = wechat_sim::OpenDataBlob {
+        encrypted_data: "AAAAAAAAAAAAAAAAAAAAAA==".into(),
+        iv: "AAAAAAAAAAAAAAAAAAAAAA==".into(),
+        ..app
+            .sim()
+            .open_data(APP_A, &openid, OpenDataKind::Phone)
+            .unwrap()
+    };
+    let got = error_code(decrypt_on_other(junk).await.unwrap()).await;
+    assert_eq!(got, (StatusCode::CONFLICT, "session_key_stale".to_owned()));
+    other.stop().await;
+}

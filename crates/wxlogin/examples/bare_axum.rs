@@ -1,7 +1,12 @@
 //! The limit for the verify benchmark (`bench/run`): a bare axum handler that
-//! answers 200 on `GET /v1/auth`, multi-thread tokio, nothing else.
+//! answers 200 on `GET /v1/auth`, multi-thread tokio, nothing else. It uses
+//! the same global allocator as the `wxlogin` binary, so the ratio measures
+//! our work per request, not the allocator.
 //!
 //! `cargo run --release -p wxlogin --example bare_axum -- 18080`
+
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 use axum::Router;
 use axum::routing::get;

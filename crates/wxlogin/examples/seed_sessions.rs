@@ -32,13 +32,13 @@ fn usage() -> ! {
     std::process::exit(2)
 }
 
-fn session(i: usize, now: i64) -> (SessionToken, SessionRecord) {
+fn session(run: &str, i: usize, now: i64) -> (SessionToken, SessionRecord) {
     let token = SessionToken::generate();
     let record = SessionRecord {
         id: uuid::Uuid::now_v7().to_string(),
         token_hash: token.hash(),
         appid: APPID.into(),
-        openid: format!("o-seed-{i:08}"),
+        openid: format!("o-seed-{run}-{i:08}"),
         unionid: None,
         created_at: now,
         expires_at: now + 30 * 86_400,
@@ -49,7 +49,13 @@ fn session(i: usize, now: i64) -> (SessionToken, SessionRecord) {
 }
 
 /// Bulk insert into a SQL store's `sessions` table; returns the sampled tokens.
-async fn seed_sql<DB>(url: &str, count: usize, every: usize, now: i64) -> Result<Vec<String>, String>
+async fn seed_sql<DB>(
+    url: &str,
+    run: &str,
+    count: usize,
+    every: usize,
+    now: i64,
+) -> Result<Vec<String>, String>
 where
     DB: sqlx::Database,
     for<'c> &'c mut DB::Connection: sqlx::Executor<'c, Database = DB>,
@@ -60,11 +66,15 @@ where
     for<'q> <DB as sqlx::Database>::Arguments: sqlx::IntoArguments<DB>,
 {
     use sqlx::Connection as _;
-    let mut conn = DB::Connection::connect(url).await.map_err(|e| e.to_string())?;
+    let mut conn = DB::Connection::connect(url)
+        .await
+        .map_err(|e| e.to_string())?;
     let mut sampled = Vec::new();
     let mut i = 0;
     while i < count {
-        let rows: Vec<_> = (i..count.min(i + 2_000)).map(|j| (j, session(j, now))).collect();
+        let rows: Vec<_> = (i..count.min(i + 2_000))
+            .map(|j| (j, session(run, j, now)))
+            .collect();
         i += rows.len();
         let mut insert = sqlx::QueryBuilder::<DB>::new(
             "INSERT INTO sessions (id, token_hash, appid, openid, unionid, created_at, expires_at, idle_expires_at) ",
@@ -79,7 +89,11 @@ where
                 .push_bind(s.expires_at)
                 .push_bind(s.idle_expires_at);
         });
-        insert.build().execute(&mut conn).await.map_err(|e| e.to_string())?;
+        insert
+            .build()
+            .execute(&mut conn)
+            .await
+            .map_err(|e| e.to_string())?;
         for (j, (token, _)) in rows {
             if j % every == 0 {
                 sampled.push(token.expose_secret().to_owned());
@@ -92,8 +106,13 @@ where
     Ok(sampled)
 }
 
-async fn seed_one(store: &dyn Store, i: usize, now: i64) -> Result<SessionToken, String> {
-    let key = claim_key(APPID, &format!("seed-{i}"));
+async fn seed_one(
+    store: &dyn Store,
+    run: &str,
+    i: usize,
+    now: i64,
+) -> Result<SessionToken, String> {
+    let key = claim_key(APPID, &format!("seed-{run}-{i}"));
     let claim = Claim {
         key: &key,
         appid: APPID,
@@ -106,7 +125,7 @@ async fn seed_one(store: &dyn Store, i: usize, now: i64) -> Result<SessionToken,
         ClaimState::Acquired => {}
         other => return Err(format!("claim {i} not acquired: {other:?}")),
     }
-    let (token, session) = session(i, now);
+    let (token, session) = session(run, i, now);
     let openid = session.openid.clone();
     // Opaque bytes where a login stores sealed secrets: verify never opens them.
     let user = UserUpsert {
@@ -142,8 +161,14 @@ async fn main() {
         usage()
     };
     let count: usize = count.parse().unwrap_or_else(|_| usage());
-    let sample: usize = args.get(3).map_or(Ok(10_000), |s| s.parse()).unwrap_or_else(|_| usage());
-    let concurrency: usize = args.get(4).map_or(Ok(32), |s| s.parse()).unwrap_or_else(|_| usage());
+    let sample: usize = args
+        .get(3)
+        .map_or(Ok(10_000), |s| s.parse())
+        .unwrap_or_else(|_| usage());
+    let concurrency: usize = args
+        .get(4)
+        .map_or(Ok(32), |s| s.parse())
+        .unwrap_or_else(|_| usage());
     let store = match store::open(url, true).await {
         Ok(store) => store,
         Err(e) => {
@@ -153,12 +178,14 @@ async fn main() {
     };
     let every = (count / sample.clamp(1, count.max(1))).max(1);
     let now = SystemClock.now();
+    // Several seedings may fill one store: claim keys and openids must not meet.
+    let run = uuid::Uuid::new_v4().simple().to_string()[..8].to_owned();
     let next = Arc::new(AtomicUsize::new(0));
     let started = Instant::now();
     let bulk = if url.starts_with("sqlite:") {
-        Some(seed_sql::<sqlx::Sqlite>(url, count, every, now).await)
+        Some(seed_sql::<sqlx::Sqlite>(url, &run, count, every, now).await)
     } else if url.starts_with("postgres") {
-        Some(seed_sql::<sqlx::Postgres>(url, count, every, now).await)
+        Some(seed_sql::<sqlx::Postgres>(url, &run, count, every, now).await)
     } else {
         None
     };
@@ -172,7 +199,7 @@ async fn main() {
     }
     let mut workers = tokio::task::JoinSet::new();
     for _ in 0..concurrency {
-        let (store, next) = (Arc::clone(&store), Arc::clone(&next));
+        let (store, next, run) = (Arc::clone(&store), Arc::clone(&next), run.clone());
         workers.spawn(async move {
             let mut sampled = Vec::new();
             loop {
@@ -180,7 +207,7 @@ async fn main() {
                 if i >= count {
                     return Ok::<_, String>(sampled);
                 }
-                let token = seed_one(store.as_ref(), i, now).await?;
+                let token = seed_one(store.as_ref(), &run, i, now).await?;
                 if i % every == 0 {
                     sampled.push(token.expose_secret().to_owned());
                 }

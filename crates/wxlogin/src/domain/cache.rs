@@ -10,10 +10,13 @@
 //! in the safe direction): an entry made at second `t` serves while
 //! `now < t + cache_ttl`.
 //!
-//! The users' sealed session_keys are cached the same way for `/v1/decrypt`;
-//! they stay sealed under the data key, and a decrypt that no cached key opens
-//! reads the store again before it answers `session_key_stale`, so a key that
-//! rotated on another instance is never reported stale because of the cache.
+//! The users' sealed session_keys are cached the same way for `/v1/decrypt`,
+//! for at most `min(cache_ttl, key_grace)`, so a key rotated out on another
+//! instance is not used longer than its grace period would allow; they stay
+//! sealed under the data key. A decrypt that no cached key opens reads the
+//! store again before it answers `session_key_stale`, so a key that rotated on
+//! another instance is never reported stale because of the cache. Logins and
+//! key resets through this instance evict the user's entry at once.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -34,13 +37,14 @@ struct Entry<T> {
 
 pub(crate) struct VerifyCache {
     ttl: i64,
+    user_ttl: i64,
     sessions: Cache<[u8; 32], Arc<Entry<SessionRecord>>>,
     users: Cache<(String, String), Arc<Entry<UserRecord>>>,
 }
 
 impl VerifyCache {
     /// `None` when `ttl_seconds` is 0 (the cache is off).
-    pub(crate) fn new(ttl_seconds: i64) -> Option<Self> {
+    pub(crate) fn new(ttl_seconds: i64, key_grace: i64) -> Option<Self> {
         if ttl_seconds <= 0 {
             return None;
         }
@@ -49,6 +53,7 @@ impl VerifyCache {
         let real_ttl = Duration::from_secs(ttl_seconds as u64 + 1);
         Some(Self {
             ttl: ttl_seconds,
+            user_ttl: ttl_seconds.min(key_grace),
             sessions: Cache::builder()
                 .max_capacity(CAPACITY)
                 .time_to_live(real_ttl)
@@ -60,14 +65,14 @@ impl VerifyCache {
         })
     }
 
-    fn fresh<T: Clone>(&self, entry: Option<Arc<Entry<T>>>, now: UnixTime) -> Option<T> {
+    fn fresh<T: Clone>(entry: Option<Arc<Entry<T>>>, ttl: i64, now: UnixTime) -> Option<T> {
         entry
-            .filter(|e| now >= e.cached_at && now < e.cached_at + self.ttl)
+            .filter(|e| now >= e.cached_at && now < e.cached_at + ttl)
             .map(|e| e.value.clone())
     }
 
     pub(crate) fn session(&self, hash: &TokenHash, now: UnixTime) -> Option<SessionRecord> {
-        self.fresh(self.sessions.get(&hash.0), now)
+        Self::fresh(self.sessions.get(&hash.0), self.ttl, now)
     }
 
     pub(crate) fn put_session(&self, record: &SessionRecord, now: UnixTime) {
@@ -89,7 +94,8 @@ impl VerifyCache {
     }
 
     pub(crate) fn user(&self, appid: &str, openid: &str, now: UnixTime) -> Option<UserRecord> {
-        self.fresh(self.users.get(&(appid.to_owned(), openid.to_owned())), now)
+        let key = (appid.to_owned(), openid.to_owned());
+        Self::fresh(self.users.get(&key), self.user_ttl, now)
     }
 
     pub(crate) fn put_user(&self, record: &UserRecord, now: UnixTime) {

@@ -205,6 +205,10 @@ impl Core {
                 wechat_errcode: None,
             });
         };
+        // The login rotated the user's session_key: drop the cached one now.
+        if let Some(cache) = &self.cache {
+            cache.forget_user(appid, openid);
+        }
         Ok(LoginOutcome {
             token,
             expires_at: record.expires_at,

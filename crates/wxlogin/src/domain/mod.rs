@@ -88,7 +88,7 @@ impl Core {
             policy,
             inflight: login::InFlight::default(),
             tokens: access_token::AccessTokens::new(),
-            cache: cache::VerifyCache::new(policy.cache_ttl),
+            cache: cache::VerifyCache::new(policy.cache_ttl, policy.key_grace),
         }
     }
 }

@@ -44,13 +44,14 @@ impl Core {
     }
 
     async fn read_user(&self, appid: &str, openid: &str) -> Result<UserRecord, Error> {
+        let read_at = self.clock.now();
         let user = self
             .store
             .get_user(appid, openid)
             .await?
             .ok_or(Error::SessionKeyStale)?;
         if let Some(cache) = &self.cache {
-            cache.put_user(&user, self.clock.now());
+            cache.put_user(&user, read_at);
         }
         Ok(user)
     }

@@ -1,6 +1,6 @@
-//! Session lifecycle after login: verify (the hot path: one hash, one read, a
-//! write at most once per `touch_interval`), refresh, logout, and the operator's
-//! list / revoke-all.
+//! Session lifecycle after login: verify (the hot path: one hash, one read —
+//! or none, from the optional cache — and a write at most once per
+//! `touch_interval`), refresh, logout, and the operator's list / revoke-all.
 
 use super::token::SessionToken;
 use super::{Core, Error};
@@ -49,10 +49,17 @@ impl Core {
     ) -> Result<SessionInfo, Error> {
         let token = SessionToken::parse(token).ok_or(Error::InvalidToken)?;
         let hash = token.hash();
+        // Taken before any read: a cached answer is never older than it says.
+        let read_at = self.clock.now();
+        let slid = |r: &SessionRecord| (read_at + self.policy.idle_ttl).min(r.expires_at);
+        // A cached record whose idle deadline is due to be pushed forward is
+        // read (and touched) again, so an active user is never logged out
+        // because their requests were answered from memory.
         let cached = self
             .cache
             .as_ref()
-            .and_then(|c| c.session(&hash, self.clock.now()));
+            .and_then(|c| c.session(&hash, read_at))
+            .filter(|r| slid(r) - r.idle_expires_at < self.policy.touch_interval);
         let from_store = cached.is_none();
         let mut record = match cached {
             Some(record) => record,
@@ -63,21 +70,18 @@ impl Core {
                 .ok_or(Error::InvalidToken)?,
         };
         let now = self.clock.now();
-        if !record.is_active(now) {
+        if !record.is_active(now) || expected_app.is_some_and(|app| app != record.appid) {
             return Err(Error::InvalidToken);
         }
         if from_store {
-            let slid = (now + self.policy.idle_ttl).min(record.expires_at);
+            let slid = slid(&record);
             if slid - record.idle_expires_at >= self.policy.touch_interval {
                 self.store.touch_session(&record.id, slid).await?;
                 record.idle_expires_at = slid;
             }
             if let Some(cache) = &self.cache {
-                cache.put_session(&record, now);
+                cache.put_session(&record, read_at);
             }
-        }
-        if expected_app.is_some_and(|app| app != record.appid) {
-            return Err(Error::InvalidToken);
         }
         Ok(record.into())
     }
@@ -119,10 +123,15 @@ impl Core {
     /// Revoke this token.
     pub async fn logout(&self, token: &str, expected_app: Option<&str>) -> Result<(), Error> {
         let current = self.verify(token, expected_app).await?;
-        self.store
+        let revoked = self
+            .store
             .revoke_session(&current.session_id, self.clock.now())
             .await?;
         self.forget_cached(token);
+        // Already revoked elsewhere (and answered from this instance's cache).
+        if !revoked {
+            return Err(Error::InvalidToken);
+        }
         Ok(())
     }
 

@@ -7,7 +7,7 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 use wechat_sim::OpenDataKind;
 
-use crate::helpers::{ADMIN_KEY, APP_A, TestApp, error_code, spawn_app_with};
+use crate::helpers::{ADMIN_KEY, APP_A, APP_B, TestApp, error_code, spawn_app_with};
 
 const TTL: i64 = 30;
 
@@ -43,6 +43,8 @@ async fn a_revocation_on_another_instance_is_seen_within_cache_ttl_and_at_once_h
     let app = cached_app().await;
     let mut other = app.another_instance().await;
     let (token, openid, _) = app.login(APP_A).await;
+    // Both instances answer from their caches from now on.
+    assert_eq!(app.session_status(&token).await, StatusCode::OK);
     assert_eq!(
         status_at(&app, &other.address, &token).await,
         StatusCode::OK
@@ -96,21 +98,88 @@ async fn logout_and_refresh_evict_the_cached_token_at_once() {
 }
 
 #[tokio::test]
-async fn a_cached_session_still_expires_at_its_idle_deadline() {
+async fn a_cached_session_slides_its_idle_deadline_and_still_expires_at_it() {
+    // cache_ttl far longer than the idle timeout: only the touch rule keeps an
+    // active user logged in, and only the deadline check logs an idle one out.
     let app = spawn_app_with(|s| {
         s.sessions.cache_ttl = 3600;
         s.sessions.idle_ttl = 100;
+        s.sessions.touch_interval = 60;
     })
     .await;
     let (token, _, _) = app.login(APP_A).await;
-    app.clock.advance(50);
-    assert_eq!(app.session_status(&token).await, StatusCode::OK);
-    app.clock.advance(50);
+    assert_eq!(app.session_status(&token).await, StatusCode::OK); // cached, idle t0+100
+    app.clock.advance(70);
+    assert_eq!(
+        app.session_status(&token).await,
+        StatusCode::OK,
+        "a touch is due: read and pushed to t0+170"
+    );
+    app.clock.advance(80);
+    assert_eq!(
+        app.session_status(&token).await,
+        StatusCode::OK,
+        "still in use at t0+150, past the first deadline: pushed to t0+250"
+    );
+    app.clock.advance(100);
     assert_eq!(
         app.session_status(&token).await,
         StatusCode::UNAUTHORIZED,
-        "idle deadline of the cached record"
+        "idle for 100 s: expired at its deadline, cache or not"
     );
+}
+
+#[tokio::test]
+async fn a_cached_token_is_still_refused_for_another_app() {
+    let app = cached_app().await;
+    let (token, _, _) = app.login(APP_A).await;
+    let auth = |appid: &'static str| {
+        app.http
+            .get(format!("{}/v1/auth?appid={appid}", app.address))
+            .bearer_auth(&token)
+            .send()
+    };
+    assert_eq!(auth(APP_A).await.unwrap().status(), StatusCode::OK);
+    assert_eq!(
+        auth(APP_B).await.unwrap().status(),
+        StatusCode::UNAUTHORIZED,
+        "the cached record is checked against the app like a stored one"
+    );
+}
+
+#[tokio::test]
+async fn logging_out_a_token_revoked_on_another_instance_is_refused() {
+    let app = cached_app().await;
+    let mut other = app.another_instance().await;
+    let (token, openid, _) = app.login(APP_A).await;
+    assert_eq!(
+        status_at(&app, &other.address, &token).await,
+        StatusCode::OK
+    );
+    revoke_all(&app, &app.address, &openid).await;
+    let logout = app
+        .http
+        .post(format!("{}/v1/logout", other.address))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(logout.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        status_at(&app, &other.address, &token).await,
+        StatusCode::UNAUTHORIZED,
+        "and the failed logout evicted it"
+    );
+    other.stop().await;
+}
+
+#[tokio::test]
+async fn out_of_range_cache_ttl_is_a_startup_error() {
+    let mut settings = cached_app().await.settings.clone();
+    settings.sessions.cache_ttl = 3601;
+    assert!(settings.clone().validate().is_err());
+    settings.sessions.cache_ttl = -1;
+    assert!(settings.validate().is_err());
 }
 
 #[tokio::test]

@@ -167,10 +167,12 @@ macro_rules! sql_store {
         impl ClaimStore for $store {
             async fn claim(&self, c: &Claim<'_>) -> Result<ClaimState, StoreError> {
                 // Take the claim if free, forgotten or abandoned (ON CONFLICT serialises
-                // concurrent claimers across instances), then read the row as it stands
-                // in a second statement: a CTE would read an older snapshot and miss a
+                // concurrent claimers across instances). A row comes back only when
+                // this statement wrote it, i.e. we hold the claim: the usual case
+                // costs one round trip. Otherwise read the row as it stands in a
+                // second statement: a CTE would read an older snapshot and miss a
                 // row another instance committed meanwhile.
-                sqlx::query(
+                let taken = sqlx::query(
                     "INSERT INTO login_claims (claim_key, appid, state, owner, lease_until, expires_at)
                      VALUES ($1, $2, 'pending', $3, $4, $5)
                      ON CONFLICT (claim_key) DO UPDATE SET
@@ -178,7 +180,8 @@ macro_rules! sql_store {
                        expires_at = EXCLUDED.expires_at, error_code = NULL, session_id = NULL,
                        sealed_token = NULL, openid = NULL, unionid = NULL, new_user = NULL
                      WHERE login_claims.expires_at <= $6
-                        OR (login_claims.state = 'pending' AND login_claims.lease_until <= $6)",
+                        OR (login_claims.state = 'pending' AND login_claims.lease_until <= $6)
+                     RETURNING owner",
                 )
                 .bind(&c.key[..])
                 .bind(c.appid)
@@ -186,9 +189,12 @@ macro_rules! sql_store {
                 .bind(c.lease_until)
                 .bind(c.expires_at)
                 .bind(c.now)
-                .execute(&self.writer)
+                .fetch_optional(&self.writer)
                 .await
                 .map_err(unavailable)?;
+                if taken.is_some() {
+                    return Ok(ClaimState::Acquired);
+                }
                 let row = sqlx::query(
                     "SELECT state, owner, error_code, session_id, sealed_token, openid, unionid, new_user, session_expires_at
                      FROM login_claims WHERE claim_key = $1",

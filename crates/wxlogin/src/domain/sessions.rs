@@ -2,7 +2,7 @@
 //! or none, from the optional cache — and a write at most once per
 //! `touch_interval`), refresh, logout, and the operator's list / revoke-all.
 
-use super::token::SessionToken;
+use super::token::{SessionToken, TokenHash};
 use super::{Core, Error};
 use crate::store::SessionRecord;
 
@@ -47,8 +47,17 @@ impl Core {
         token: &str,
         expected_app: Option<&str>,
     ) -> Result<SessionInfo, Error> {
-        let token = SessionToken::parse(token).ok_or(Error::InvalidToken)?;
-        let hash = token.hash();
+        let hash = token_hash(token)?;
+        Ok(self.verify_hash(&hash, expected_app).await?.into())
+    }
+
+    /// `verify` for a token already parsed and hashed: refresh and logout need
+    /// the hash again afterwards, to evict it from the cache.
+    async fn verify_hash(
+        &self,
+        hash: &TokenHash,
+        expected_app: Option<&str>,
+    ) -> Result<SessionRecord, Error> {
         // Taken before any read: a cached answer is never older than it says.
         let read_at = self.clock.now();
         let slid = |r: &SessionRecord| (read_at + self.policy.idle_ttl).min(r.expires_at);
@@ -58,14 +67,14 @@ impl Core {
         let cached = self
             .cache
             .as_ref()
-            .and_then(|c| c.session(&hash, read_at))
+            .and_then(|c| c.session(hash, read_at))
             .filter(|r| slid(r) - r.idle_expires_at < self.policy.touch_interval);
         let from_store = cached.is_none();
         let mut record = match cached {
             Some(record) => record,
             None => self
                 .store
-                .find_session(&hash)
+                .find_session(hash)
                 .await?
                 .ok_or(Error::InvalidToken)?,
         };
@@ -83,7 +92,7 @@ impl Core {
                 cache.put_session(&record, read_at);
             }
         }
-        Ok(record.into())
+        Ok(record)
     }
 
     /// Issue a new token for the session's user and revoke the old one, atomically.
@@ -92,8 +101,8 @@ impl Core {
         token: &str,
         expected_app: Option<&str>,
     ) -> Result<Refreshed, Error> {
-        let token_text = token;
-        let current = self.verify(token, expected_app).await?;
+        let hash = token_hash(token)?;
+        let current = self.verify_hash(&hash, expected_app).await?;
         let now = self.clock.now();
         let token = SessionToken::generate();
         let mut record = self.new_session_record(
@@ -108,9 +117,9 @@ impl Core {
         record.idle_expires_at = record.idle_expires_at.min(current.expires_at);
         let replaced = self
             .store
-            .replace_session(&current.session_id, &record, now)
+            .replace_session(&current.id, &record, now)
             .await?;
-        self.forget_cached(token_text);
+        self.forget_cached(&hash);
         if !replaced {
             return Err(Error::InvalidToken);
         }
@@ -122,12 +131,13 @@ impl Core {
 
     /// Revoke this token.
     pub async fn logout(&self, token: &str, expected_app: Option<&str>) -> Result<(), Error> {
-        let current = self.verify(token, expected_app).await?;
+        let hash = token_hash(token)?;
+        let current = self.verify_hash(&hash, expected_app).await?;
         let revoked = self
             .store
-            .revoke_session(&current.session_id, self.clock.now())
+            .revoke_session(&current.id, self.clock.now())
             .await?;
-        self.forget_cached(token);
+        self.forget_cached(&hash);
         // Already revoked elsewhere (and answered from this instance's cache).
         if !revoked {
             return Err(Error::InvalidToken);
@@ -136,9 +146,9 @@ impl Core {
     }
 
     /// Evict a token from this instance's verify cache after a change to it.
-    fn forget_cached(&self, token: &str) {
-        if let (Some(cache), Some(token)) = (&self.cache, SessionToken::parse(token)) {
-            cache.forget_session(&token.hash());
+    fn forget_cached(&self, hash: &TokenHash) {
+        if let Some(cache) = &self.cache {
+            cache.forget_session(hash);
         }
     }
 
@@ -168,4 +178,11 @@ impl Core {
         }
         Ok(revoked)
     }
+}
+
+/// Only the exact shape we issue is hashed and looked up.
+fn token_hash(token: &str) -> Result<TokenHash, Error> {
+    Ok(SessionToken::parse(token)
+        .ok_or(Error::InvalidToken)?
+        .hash())
 }

@@ -181,14 +181,21 @@ impl TestApp {
             .unwrap()
     }
 
-    /// Log a user of `appid` in; returns (token, openid, response body).
+    /// Log a new user of `appid` in; returns (token, openid, response body).
     pub async fn login(&self, appid: &str) -> (String, String, Value) {
         let openid = self.new_user(appid);
-        let code = self.code_for(appid, &openid);
+        let (token, body) = self.login_as(appid, &openid).await;
+        (token, openid, body)
+    }
+
+    /// Log an existing user in from a fresh `wx.login()` code (which rotates
+    /// their session_key); returns (token, response body).
+    pub async fn login_as(&self, appid: &str, openid: &str) -> (String, Value) {
+        let code = self.code_for(appid, openid);
         let response = self.post_login(json!({"appid": appid, "code": code})).await;
         assert_eq!(response.status(), StatusCode::OK);
         let body: Value = response.json().await.unwrap();
-        (body["token"].as_str().unwrap().to_owned(), openid, body)
+        (body["token"].as_str().unwrap().to_owned(), body)
     }
 
     pub async fn get_bearer(&self, path: &str, token: &str) -> reqwest::Response {

@@ -194,21 +194,15 @@ async fn profile_data_with_its_raw_data_signature_verifies_and_a_forged_one_does
 #[tokio::test]
 async fn data_encrypted_before_another_device_logged_in_decrypts_during_the_grace_period_only() {
     let app = spawn_app().await;
-    let openid = app.new_user(APP_A);
-    let login = |code: String| app.post_login(json!({"appid": APP_A, "code": code}));
-    let device_a: Value = login(app.code_for(APP_A, &openid))
-        .await
-        .json()
-        .await
-        .unwrap();
-    let token_a = device_a["token"].as_str().unwrap();
+    let (token_a, openid, _) = app.login(APP_A).await;
+    let token_a = token_a.as_str();
     let blob = app
         .sim()
         .open_data(APP_A, &openid, OpenDataKind::Phone)
         .unwrap();
     let key_a = app.sim().session_key(APP_A, &openid).unwrap();
     // Device B logs in: WeChat rotates the key.
-    login(app.code_for(APP_A, &openid)).await;
+    app.login_as(APP_A, &openid).await;
     assert_ne!(app.sim().session_key(APP_A, &openid).unwrap(), key_a);
     let body = json!({"encrypted_data": blob.encrypted_data, "iv": blob.iv});
     let response = decrypt(&app, token_a, body.clone()).await;
@@ -332,16 +326,6 @@ fn phone_user(app: &TestApp) -> String {
         .unwrap()
 }
 
-async fn login_as(app: &TestApp, openid: &str) -> String {
-    let body: Value = app
-        .post_login(json!({"appid": APP_A, "code": app.code_for(APP_A, openid)}))
-        .await
-        .json()
-        .await
-        .unwrap();
-    body["token"].as_str().unwrap().to_owned()
-}
-
 async fn phone(app: &TestApp, token: &str, code: &str) -> reqwest::Response {
     app.http
         .post(format!("{}/v1/phone", app.address))
@@ -356,7 +340,7 @@ async fn phone(app: &TestApp, token: &str, code: &str) -> reqwest::Response {
 async fn phone_number_end_to_end_and_a_used_code_is_400() {
     let app = spawn_app().await;
     let openid = phone_user(&app);
-    let token = login_as(&app, &openid).await;
+    let token = app.login_as(APP_A, &openid).await.0;
     let code = app.sim().mint_phone_code(APP_A, &openid).unwrap();
     let response = phone(&app, &token, &code).await;
     assert_eq!(response.status(), StatusCode::OK);
@@ -390,7 +374,7 @@ async fn phone_number_end_to_end_and_a_used_code_is_400() {
 async fn a_40001_forces_one_refresh_and_one_retry_never_a_loop() {
     let app = spawn_app().await;
     let openid = phone_user(&app);
-    let token = login_as(&app, &openid).await;
+    let token = app.login_as(APP_A, &openid).await.0;
     app.sim().set_fault(
         SimEndpoint::GetUserPhoneNumber,
         Fault::times(FaultKind::Errcode(40001), 1),
@@ -445,7 +429,7 @@ async fn checksession_is_true_with_the_current_key_and_false_after_wechat_rotate
         json!({"session_key_valid": false})
     );
     // Logging in again stores the new key.
-    let token2 = login_as(&app, &openid).await;
+    let token2 = app.login_as(APP_A, &openid).await.0;
     assert_eq!(
         check(&app, &token2).await,
         json!({"session_key_valid": true})

@@ -186,14 +186,8 @@ async fn out_of_range_cache_ttl_is_a_startup_error() {
 async fn a_session_key_rotated_on_another_instance_is_read_again_not_reported_stale() {
     let app = cached_app().await;
     let mut other = app.another_instance().await;
-    let openid = app.new_user(APP_A);
-    let login = |code: String| app.post_login(json!({"appid": APP_A, "code": code}));
-    let device_a: Value = login(app.code_for(APP_A, &openid))
-        .await
-        .json()
-        .await
-        .unwrap();
-    let token_a = device_a["token"].as_str().unwrap();
+    let (token_a, openid, _) = app.login(APP_A).await;
+    let token_a = token_a.as_str();
     let decrypt_on_other = |blob: wechat_sim::OpenDataBlob| {
         app.http
             .post(format!("{}/v1/decrypt", other.address))
@@ -205,11 +199,9 @@ async fn a_session_key_rotated_on_another_instance_is_read_again_not_reported_st
     let response = decrypt_on_other(with_key_a.unwrap()).await.unwrap();
     assert_eq!(response.status(), StatusCode::OK, "caches the user's key A");
 
-    // Device B logs in through the first instance: the key rotates to B.
-    assert_eq!(
-        login(app.code_for(APP_A, &openid)).await.status(),
-        StatusCode::OK
-    );
+    // Device B logs in through the first instance (asserting 200): the key
+    // rotates to B.
+    app.login_as(APP_A, &openid).await;
     let with_key_b = app.sim().open_data(APP_A, &openid, OpenDataKind::Phone);
     let response = decrypt_on_other(with_key_b.unwrap()).await.unwrap();
     assert_eq!(

@@ -80,6 +80,14 @@ impl AccessTokens {
     }
 }
 
+/// Whether a token found in memory or in the store can be served: not the
+/// one WeChat just refused, and (unless a refusal forces a refresh) not due
+/// for a refresh itself.
+fn servable(m: &ManagedToken, now: i64, rejected: Option<&AccessToken>) -> bool {
+    let replaced = rejected.is_none_or(|bad| *bad != m.token);
+    replaced && m.expires_at - now > if rejected.is_some() { 0 } else { REFRESH_AHEAD }
+}
+
 impl Core {
     /// The app's current access_token, refreshed if needed.
     pub async fn access_token(self: &Arc<Self>, appid: &str) -> Result<ManagedToken, Error> {
@@ -124,10 +132,7 @@ impl Core {
         let appid = app.appid.as_str();
         let lock = self.tokens.refresh_lock(appid);
         let _guard = lock.lock().await;
-        let usable = |m: &ManagedToken, now: i64| {
-            let replaced = rejected.is_none_or(|bad| *bad != m.token);
-            replaced && m.expires_at - now > if rejected.is_some() { 0 } else { REFRESH_AHEAD }
-        };
+        let usable = |m: &ManagedToken, now: i64| servable(m, now, rejected);
         // Someone (this process or another instance) may have refreshed already.
         if let Some(m) = self
             .tokens
@@ -173,11 +178,19 @@ impl Core {
                 });
             }
         };
-        // Fetch, store and unlock in a task of their own: a caller that goes
-        // away must not leave the lease held or a forced token unstored.
-        let (core, app, force) = (Arc::clone(self), app.clone(), rejected.is_some());
+        // Look again, fetch, store and unlock in a task of their own: a caller
+        // that goes away must not leave the lease held or a forced token
+        // unstored. Looking again under the lease matters: the previous holder
+        // may have stored its token and unlocked between our last read and
+        // our taking the lease.
+        let (core, app, rejected) = (Arc::clone(self), app.clone(), rejected.cloned());
         let (result, unlocked) = tokio::spawn(async move {
-            let result = core.fetch_and_store(&app, force, fence).await;
+            let appid = app.appid.as_str();
+            let result = match core.stored_token(appid).await {
+                Ok(Some(m)) if servable(&m, core.clock.now(), rejected.as_ref()) => Ok(m),
+                Ok(_) => core.fetch_and_store(&app, rejected.is_some(), fence).await,
+                Err(e) => Err(e),
+            };
             let unlocked = core.store.unlock(&lock_name, &core.tokens.owner).await;
             (result, unlocked)
         })

@@ -3,10 +3,12 @@
 //! `/metrics` renders. Nothing recorded here carries a secret: labels are
 //! routes, statuses, outcomes and errcodes.
 
-use std::sync::OnceLock;
+use std::collections::HashMap;
+use std::sync::{LazyLock, OnceLock};
 use std::time::Duration;
 
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+use parking_lot::RwLock;
 use tracing_subscriber::EnvFilter;
 use tracing_subscriber::fmt::format::FmtSpan;
 
@@ -81,10 +83,38 @@ pub fn upstream_latency(endpoint: &'static str, elapsed: Duration) {
         .record(elapsed.as_secs_f64());
 }
 
-pub fn http_request(route: String, method: String, status: u16, elapsed: Duration) {
-    let status = status.to_string();
-    metrics::counter!("wxlogin_http_requests_total", "route" => route.clone(), "method" => method.clone(), "status" => status)
-        .increment(1);
-    metrics::histogram!("wxlogin_http_request_duration_seconds", "route" => route, "method" => method)
-        .record(elapsed.as_secs_f64());
+/// The per-request counter and histogram of one (route, method, status).
+#[derive(Clone)]
+struct HttpHandles {
+    requests: metrics::Counter,
+    duration: metrics::Histogram,
+}
+
+type HttpHandleMap = HashMap<String, HashMap<(&'static str, u16), HttpHandles>>;
+
+/// Handles by route, then (method, status). The `metrics!` macros would build,
+/// allocate and hash a labelled key on every request; this looks it up once
+/// per label set. Routes are the router's templates (or "unmatched"), methods
+/// a fixed set, so the map stays small.
+static HTTP_HANDLES: LazyLock<RwLock<HttpHandleMap>> = LazyLock::new(Default::default);
+
+pub fn http_request(route: &str, method: &'static str, status: u16, elapsed: Duration) {
+    let found = HTTP_HANDLES
+        .read()
+        .get(route)
+        .and_then(|by_method| by_method.get(&(method, status)).cloned());
+    let handles = found.unwrap_or_else(|| {
+        let handles = HttpHandles {
+            requests: metrics::counter!("wxlogin_http_requests_total", "route" => route.to_owned(), "method" => method, "status" => status.to_string()),
+            duration: metrics::histogram!("wxlogin_http_request_duration_seconds", "route" => route.to_owned(), "method" => method),
+        };
+        HTTP_HANDLES
+            .write()
+            .entry(route.to_owned())
+            .or_default()
+            .insert((method, status), handles.clone());
+        handles
+    });
+    handles.requests.increment(1);
+    handles.duration.record(elapsed.as_secs_f64());
 }

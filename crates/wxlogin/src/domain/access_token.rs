@@ -16,6 +16,7 @@ use std::time::Duration;
 
 use parking_lot::Mutex;
 use tokio::time::Instant;
+use tracing::Instrument as _;
 use wechat::AccessToken;
 
 use super::login::aad;
@@ -184,16 +185,19 @@ impl Core {
         // may have stored its token and unlocked between our last read and
         // our taking the lease.
         let (core, app, rejected) = (Arc::clone(self), app.clone(), rejected.cloned());
-        let (result, unlocked) = tokio::spawn(async move {
-            let appid = app.appid.as_str();
-            let result = match core.stored_token(appid).await {
-                Ok(Some(m)) if servable(&m, core.clock.now(), rejected.as_ref()) => Ok(m),
-                Ok(_) => core.fetch_and_store(&app, rejected.is_some(), fence).await,
-                Err(e) => Err(e),
-            };
-            let unlocked = core.store.unlock(&lock_name, &core.tokens.owner).await;
-            (result, unlocked)
-        })
+        let (result, unlocked) = tokio::spawn(
+            async move {
+                let appid = app.appid.as_str();
+                let result = match core.stored_token(appid).await {
+                    Ok(Some(m)) if servable(&m, core.clock.now(), rejected.as_ref()) => Ok(m),
+                    Ok(_) => core.fetch_and_store(&app, rejected.is_some(), fence).await,
+                    Err(e) => Err(e),
+                };
+                let unlocked = core.store.unlock(&lock_name, &core.tokens.owner).await;
+                (result, unlocked)
+            }
+            .in_current_span(),
+        )
         .await
         .map_err(|_| Error::Internal)?;
         unlocked?;

@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use parking_lot::Mutex;
 use tokio::sync::OnceCell;
+use tracing::Instrument as _;
 use wechat::JsCode;
 
 use super::token::{SessionToken, claim_key};
@@ -76,14 +77,17 @@ impl Core {
                 let core = Arc::clone(self);
                 let code = code.to_owned();
                 async move {
-                    tokio::spawn(async move {
+                    // In the first caller's span: its request id marks the
+                    // upstream call's log lines.
+                    let once = async move {
                         let result = core.login_once(&app, &code, key).await;
                         // Done here, not by the waiters: they may all be gone.
                         core.inflight.0.lock().remove(&key);
                         result
-                    })
-                    .await
-                    .unwrap_or(Err(Error::Internal))
+                    };
+                    tokio::spawn(once.in_current_span())
+                        .await
+                        .unwrap_or(Err(Error::Internal))
                 }
             })
             .await

@@ -1,5 +1,7 @@
 //! How a domain [`Error`] becomes an HTTP response: a fitting status and the
-//! body `{"error":{"code","message","wechat_errcode"?}}`. Logged once, here.
+//! body `{"error":{"code","message","wechat_errcode"?}}`. The response carries
+//! a [`Failure`] extension so the request middleware logs it once, with the
+//! request id.
 
 use axum::Json;
 use axum::http::{HeaderValue, StatusCode, header};
@@ -46,6 +48,14 @@ pub fn status_of(error: &Error) -> StatusCode {
     }
 }
 
+/// What went wrong, attached to every error response for the request
+/// middleware (`http::observe`), which logs it with the request's context.
+#[derive(Debug, Clone, Copy)]
+pub struct Failure {
+    pub code: &'static str,
+    pub wechat_errcode: Option<i64>,
+}
+
 /// A response error with an explicit status, for transport-level problems the
 /// domain does not know (body too large, wrong content type).
 pub struct HttpError {
@@ -63,22 +73,18 @@ impl IntoResponse for HttpError {
                 wechat_errcode: None,
             },
         };
-        (self.status, Json(body)).into_response()
+        let mut response = (self.status, Json(body)).into_response();
+        response.extensions_mut().insert(Failure {
+            code: self.code,
+            wechat_errcode: None,
+        });
+        response
     }
 }
 
 impl IntoResponse for Error {
     fn into_response(self) -> Response {
         let status = status_of(&self);
-        if status.is_server_error() {
-            tracing::warn!(
-                code = self.code(),
-                wechat_errcode = self.wechat_errcode(),
-                "request failed"
-            );
-        } else {
-            tracing::debug!(code = self.code(), "request refused");
-        }
         let body = ErrorBody {
             error: ErrorDetail {
                 code: self.code().to_owned(),
@@ -87,6 +93,10 @@ impl IntoResponse for Error {
             },
         };
         let mut response = (status, Json(body)).into_response();
+        response.extensions_mut().insert(Failure {
+            code: self.code(),
+            wechat_errcode: self.wechat_errcode(),
+        });
         let headers = response.headers_mut();
         match &self {
             Error::RateLimited {

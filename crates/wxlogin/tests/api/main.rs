@@ -7,7 +7,9 @@ mod faults;
 mod helpers;
 mod login;
 mod login_errors;
+mod logs;
 mod multi_instance;
+mod process;
 mod secrets;
 mod sessions;
 #[path = "../support/mod.rs"]

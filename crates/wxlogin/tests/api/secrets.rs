@@ -1,14 +1,11 @@
 //! Secrets never leak: not into the database file, not into TRACE logs, not
 //! into Debug output.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
-use std::time::Duration;
-
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 use crate::helpers::*;
+use crate::process::ServiceProcess;
 
 fn contains(haystack: &[u8], needle: &[u8]) -> bool {
     !needle.is_empty() && haystack.windows(needle.len()).any(|w| w == needle)
@@ -64,65 +61,9 @@ async fn the_raw_sqlite_files_hold_no_session_key_and_no_token() {
 async fn trace_logs_of_a_full_session_contain_no_secret() {
     let sim_app = spawn_app().await; // only for its simulator
     let dir = tempfile::tempdir().unwrap();
-    let data_key = wxlogin::domain::DataKey::generate_text();
-    std::fs::write(dir.path().join("data.key"), &data_key).unwrap();
-    std::fs::write(dir.path().join("secret.txt"), SECRET_A).unwrap();
-    let config = format!(
-        r#"listen = "127.0.0.1:0"
-store = "sqlite://{db}"
-data_key_file = "{dir}/data.key"
-admin_key = "{ADMIN_KEY}"
-service_key = "{SERVICE_KEY}"
-wechat_base_url = "{sim}"
-[[apps]]
-appid = "{APP_A}"
-secret_file = "{dir}/secret.txt"
-"#,
-        db = dir.path().join("w.db").display(),
-        dir = dir.path().display(),
-        sim = sim_app.sim.base_url(),
-    );
-    std::fs::write(dir.path().join("wxlogin.toml"), config).unwrap();
-    let log_path = dir.path().join("log.txt");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_wxlogin"))
-        .args(["serve", "--config"])
-        .arg(dir.path().join("wxlogin.toml"))
-        .env("RUST_LOG", "trace")
-        .env_remove("WXLOGIN_APPID")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    // Both streams go to one log file; the listening address is read from it.
-    let (tx, rx) = std::sync::mpsc::channel::<String>();
-    for stream in [
-        Box::new(child.stdout.take().unwrap()) as Box<dyn std::io::Read + Send>,
-        Box::new(child.stderr.take().unwrap()),
-    ] {
-        let tx = tx.clone();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stream).lines().map_while(Result::ok) {
-                let _ = tx.send(line);
-            }
-        });
-    }
-    drop(tx); // the channel closes when the child's streams do
-    let mut log = String::new();
-    let address = loop {
-        let Ok(line) = rx.recv_timeout(Duration::from_secs(30)) else {
-            panic!("the service did not start; it printed:\n{log}");
-        };
-        log.push_str(&line);
-        log.push('\n');
-        if line.contains("wxlogin listening") {
-            let start = line.find("127.0.0.1:").unwrap();
-            let addr: String = line[start..]
-                .chars()
-                .take_while(|c| c.is_ascii_digit() || *c == '.' || *c == ':')
-                .collect();
-            break format!("http://{addr}");
-        }
-    };
+    let service = ServiceProcess::start(dir.path(), &sim_app.sim.base_url(), Some("trace"));
+    let address = service.address.clone();
+    let data_key = service.data_key.clone();
     let http = http_client();
     let openid = sim_app.new_user(APP_A);
     let code = sim_app.code_for(APP_A, &openid);
@@ -245,13 +186,8 @@ secret_file = "{dir}/secret.txt"
         .send()
         .await
         .unwrap();
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    let _ = child.kill();
-    let _ = child.wait();
-    while let Ok(line) = rx.recv_timeout(Duration::from_millis(500)) {
-        log.push_str(&line);
-        log.push('\n');
-    }
+    let log = service.finish();
+    let log_path = dir.path().join("log.txt");
     std::fs::write(&log_path, &log).unwrap();
     assert!(log.lines().count() > 20, "TRACE logging was on:\n{log}");
     assert!(log.contains("/v1/login"), "requests were logged");

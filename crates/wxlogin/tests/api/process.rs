@@ -1,0 +1,106 @@
+//! The real `wxlogin` binary as a child process, with everything it prints
+//! collected: for tests about logs, which only the binary's own subscriber
+//! writes the way an operator sees them.
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc::Receiver;
+use std::time::Duration;
+
+use crate::helpers::*;
+
+pub struct ServiceProcess {
+    pub address: String,
+    /// The data key it was given (a secret the logs must not hold).
+    pub data_key: String,
+    child: Child,
+    lines: Receiver<String>,
+    log: String,
+}
+
+impl ServiceProcess {
+    /// `wxlogin serve` on a SQLite file in `dir`, app A only, the operator
+    /// keys of `helpers`, WeChat at `sim_url`; `rust_log` is `RUST_LOG`
+    /// (`None`: unset, the binary's default). Returns once it listens.
+    pub fn start(dir: &Path, sim_url: &str, rust_log: Option<&str>) -> Self {
+        let data_key = wxlogin::domain::DataKey::generate_text();
+        std::fs::write(dir.join("data.key"), &data_key).unwrap();
+        std::fs::write(dir.join("secret.txt"), SECRET_A).unwrap();
+        let config = format!(
+            r#"listen = "127.0.0.1:0"
+store = "sqlite://{db}"
+data_key_file = "{dir}/data.key"
+admin_key = "{ADMIN_KEY}"
+service_key = "{SERVICE_KEY}"
+wechat_base_url = "{sim_url}"
+[[apps]]
+appid = "{APP_A}"
+secret_file = "{dir}/secret.txt"
+"#,
+            db = dir.join("w.db").display(),
+            dir = dir.display(),
+        );
+        std::fs::write(dir.join("wxlogin.toml"), config).unwrap();
+        let mut command = Command::new(env!("CARGO_BIN_EXE_wxlogin"));
+        command
+            .args(["serve", "--config"])
+            .arg(dir.join("wxlogin.toml"))
+            .env_remove("WXLOGIN_APPID")
+            .env_remove("RUST_LOG")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        if let Some(filter) = rust_log {
+            command.env("RUST_LOG", filter);
+        }
+        let mut child = command.spawn().unwrap();
+        // Both streams feed one channel; the listening address is read from it.
+        let (tx, lines) = std::sync::mpsc::channel::<String>();
+        for stream in [
+            Box::new(child.stdout.take().unwrap()) as Box<dyn std::io::Read + Send>,
+            Box::new(child.stderr.take().unwrap()),
+        ] {
+            let tx = tx.clone();
+            std::thread::spawn(move || {
+                for line in BufReader::new(stream).lines().map_while(Result::ok) {
+                    let _ = tx.send(line);
+                }
+            });
+        }
+        let mut log = String::new();
+        let address = loop {
+            let Ok(line) = lines.recv_timeout(Duration::from_secs(30)) else {
+                panic!("the service did not start; it printed:\n{log}");
+            };
+            log.push_str(&line);
+            log.push('\n');
+            if line.contains("wxlogin listening") {
+                let start = line.find("127.0.0.1:").unwrap();
+                let addr: String = line[start..]
+                    .chars()
+                    .take_while(|c| c.is_ascii_digit() || *c == '.' || *c == ':')
+                    .collect();
+                break format!("http://{addr}");
+            }
+        };
+        Self {
+            address,
+            data_key,
+            child,
+            lines,
+            log,
+        }
+    }
+
+    /// Stop the process and return everything it printed.
+    pub fn finish(mut self) -> String {
+        std::thread::sleep(Duration::from_millis(300));
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        while let Ok(line) = self.lines.recv_timeout(Duration::from_millis(500)) {
+            self.log.push_str(&line);
+            self.log.push('\n');
+        }
+        self.log
+    }
+}

@@ -160,6 +160,11 @@ async fn a_code_of_another_app_wrong_secret_unknown_app_and_blocked_user_map_to_
 async fn the_101st_call_for_a_user_within_a_minute_is_45011() {
     let f = Fixture::new().await;
     let openid = f.user(BOUND_APP);
+    // Align to the start of a sim minute so the window cannot roll mid-test.
+    let clock = f.sim().clock();
+    clock.advance(Duration::from_millis(
+        60_000 - clock.now_millis().rem_euclid(60_000) as u64,
+    ));
     for _ in 0..100 {
         f.login(BOUND_APP, &f.code(BOUND_APP, &openid))
             .await
@@ -207,7 +212,9 @@ async fn every_listed_errcode_maps_to_its_variant_with_the_rid() {
         (87009, ErrCode::InvalidSignature),
         (99999, ErrCode::Other(99999)),
     ];
-    let client = f.client.with_deadline(Duration::from_millis(200));
+    // A deadline no attempt reaches, even on a loaded machine: the -1 case ends
+    // when its retries run out (under a second), every other code at once.
+    let client = f.client.with_deadline(Duration::from_secs(10));
     let openid = f.user(BOUND_APP);
     for (number, variant) in codes {
         f.sim().set_fault(
@@ -532,7 +539,9 @@ async fn nothing_a_failed_call_prints_contains_the_secret_the_key_or_the_code() 
     ] {
         f.sim()
             .set_fault(SimEndpoint::Code2Session, Fault::always(kind));
-        let client = f.client.with_deadline(Duration::from_millis(200));
+        // A deadline no attempt reaches, even on a loaded machine: the -1 case ends
+    // when its retries run out (under a second), every other code at once.
+    let client = f.client.with_deadline(Duration::from_secs(10));
         errors.push(
             client
                 .code2session(&app(BOUND_APP), &secret(), &code)

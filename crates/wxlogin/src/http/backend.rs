@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use axum::Json;
 use axum::extract::{Query, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
@@ -111,17 +111,22 @@ pub async fn forward_auth(
         ));
     }
     let s = state.core.verify(&token, query.appid.as_deref()).await?;
-    let mut headers = HeaderMap::new();
-    let mut put = |name: &'static str, value: &str| {
+    // Constant names: `insert(&str, ..)` would parse each name per request.
+    const APPID: HeaderName = HeaderName::from_static("x-wx-appid");
+    const OPENID: HeaderName = HeaderName::from_static("x-wx-openid");
+    const SESSION_ID: HeaderName = HeaderName::from_static("x-wx-session-id");
+    const UNIONID: HeaderName = HeaderName::from_static("x-wx-unionid");
+    let mut headers = HeaderMap::with_capacity(4);
+    let mut put = |name: HeaderName, value: &str| {
         if let Ok(v) = HeaderValue::from_str(value) {
             headers.insert(name, v);
         }
     };
-    put("x-wx-appid", &s.appid);
-    put("x-wx-openid", &s.openid);
-    put("x-wx-session-id", &s.session_id);
+    put(APPID, &s.appid);
+    put(OPENID, &s.openid);
+    put(SESSION_ID, &s.session_id);
     if let Some(unionid) = &s.unionid {
-        put("x-wx-unionid", unionid);
+        put(UNIONID, unionid);
     }
     Ok((StatusCode::OK, headers))
 }

@@ -16,13 +16,13 @@ use std::time::Instant;
 
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
-use axum::http::{HeaderName, Method, StatusCode, header};
+use axum::http::{HeaderMap, HeaderName, Method, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use metrics_exporter_prometheus::PrometheusHandle;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::sensitive_headers::SetSensitiveHeadersLayer;
-use tower_http::trace::TraceLayer;
+use tracing::Instrument as _;
 use utoipa::OpenApi;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa_axum::router::OpenApiRouter;
@@ -182,26 +182,14 @@ pub fn router(state: Arc<HttpState>) -> Router {
     api.merge(SwaggerUi::new("/docs").url("/openapi.json", openapi))
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
-        .layer(middleware::from_fn(observe))
         .layer(middleware::from_fn(limit_headers))
         .layer(PropagateRequestIdLayer::new(request_id.clone()))
-        .layer(
-            // A span per request gives every log line inside it the request's
-            // context; it costs ~10% of a cached verify, so it is a debug span
-            // (`RUST_LOG=info,wxlogin::http=debug`). Failures are logged with
-            // their request id by `observe` either way.
-            TraceLayer::new_for_http().make_span_with(|request: &Request| {
-                let id = request
-                    .headers()
-                    .get(REQUEST_ID)
-                    .and_then(|v| v.to_str().ok())
-                    .unwrap_or_default();
-                // The path only: query strings never reach the logs.
-                tracing::debug_span!("request", method = %request.method(), path = %request.uri().path(), request_id = %id)
-            }),
-        )
+        .layer(middleware::from_fn(observe))
         .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
-        .layer(SetSensitiveHeadersLayer::new([header::AUTHORIZATION, header::COOKIE]))
+        .layer(SetSensitiveHeadersLayer::new([
+            header::AUTHORIZATION,
+            header::COOKIE,
+        ]))
 }
 
 async fn not_found() -> HttpError {
@@ -231,9 +219,13 @@ async fn limit_headers(request: Request, next: Next) -> Response {
     next.run(request).await
 }
 
-/// Per request: the metrics, and one log line for a failure (WARN for a 5xx,
-/// DEBUG for a refusal) with the request id the client saw, so a support
-/// ticket quoting `x-request-id` finds its log line without a span per request.
+/// Per request: the metrics, the request span, and one log line for a
+/// failure (WARN for a 5xx, DEBUG for a refusal) with the request id the
+/// client saw, so a support ticket quoting `x-request-id` finds its line.
+///
+/// The span gives every line logged inside the request its context; it costs
+/// ~10% of a cached verify, so it is a debug span, switched on with
+/// `RUST_LOG=info,wxlogin::http=debug`.
 async fn observe(request: Request, next: Next) -> Response {
     let started = Instant::now();
     let matched = request.extensions().get::<MatchedPath>().cloned();
@@ -249,14 +241,18 @@ async fn observe(request: Request, next: Next) -> Response {
         Method::OPTIONS => "OPTIONS",
         _ => "other",
     };
-    let request_id = request.headers().get(REQUEST_ID).cloned();
-    let response = next.run(request).await;
+    let span = tracing::debug_span!(
+        "request",
+        method,
+        // The path only: query strings never reach the logs.
+        path = request.uri().path(),
+        request_id = request_id(request.headers()),
+    );
+    let response = next.run(request).instrument(span).await;
     let status = response.status();
     if let Some(failure) = response.extensions().get::<error::Failure>() {
-        let request_id = request_id
-            .as_ref()
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or_default();
+        // PropagateRequestId (inside this layer) has copied it to the response.
+        let request_id = request_id(response.headers());
         if status.is_server_error() {
             tracing::warn!(
                 method,
@@ -280,4 +276,11 @@ async fn observe(request: Request, next: Next) -> Response {
     }
     crate::telemetry::http_request(route, method, status.as_u16(), started.elapsed());
     response
+}
+
+fn request_id(headers: &HeaderMap) -> &str {
+    headers
+        .get(REQUEST_ID)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
 }

@@ -4,12 +4,15 @@
 //! `wx.login` still decrypts. Every wrong-key outcome (bad padding, non-JSON)
 //! collapses into one `session_key_stale` so the API is not a padding oracle.
 
+use std::sync::Arc;
+
 use serde_json::{Map, Value};
 use wechat::SessionKey;
 use wechat::crypto::{CryptoError, decrypt_open_data, verify_raw_data_signature};
 
 use super::login::aad;
 use super::{Core, Error};
+use crate::clock::UnixTime;
 use crate::store::UserRecord;
 
 /// What the mini program forwards from WeChat.
@@ -31,51 +34,68 @@ pub struct Decrypted {
     pub used_previous_key: bool,
 }
 
+/// A user's session_keys, opened: the current one, and the previous one with
+/// the end of its grace period.
+pub(crate) struct UserKeys {
+    current: SessionKey,
+    previous: Option<(SessionKey, UnixTime)>,
+}
+
+impl UserKeys {
+    /// The keys usable at `now`, current first.
+    pub(crate) fn usable(&self, now: UnixTime) -> impl Iterator<Item = &SessionKey> {
+        let previous = self
+            .previous
+            .as_ref()
+            .filter(|(_, until)| now < *until)
+            .map(|(key, _)| key);
+        std::iter::once(&self.current).chain(previous)
+    }
+
+    pub(crate) fn current(&self) -> &SessionKey {
+        &self.current
+    }
+}
+
 impl Core {
-    /// The user's usable session_keys, current first, for a verified session,
-    /// read from the store.
+    /// The user's session_keys for a verified session, read from the store
+    /// (and, with the verify cache on, remembered for decrypt).
     pub(crate) async fn session_keys(
         &self,
         appid: &str,
         openid: &str,
-    ) -> Result<Vec<SessionKey>, Error> {
-        let user = self.read_user(appid, openid).await?;
-        self.open_keys(user)
-    }
-
-    async fn read_user(&self, appid: &str, openid: &str) -> Result<UserRecord, Error> {
+    ) -> Result<Arc<UserKeys>, Error> {
         let read_at = self.clock.now();
         let user = self
             .store
             .get_user(appid, openid)
             .await?
             .ok_or(Error::SessionKeyStale)?;
+        let keys = Arc::new(self.open_keys(&user, read_at)?);
         if let Some(cache) = &self.cache {
-            cache.put_user(&user, read_at);
+            cache.put_user(appid, openid, Arc::clone(&keys), read_at);
         }
-        Ok(user)
+        Ok(keys)
     }
 
-    fn open_keys(&self, user: UserRecord) -> Result<Vec<SessionKey>, Error> {
+    fn open_keys(&self, user: &UserRecord, now: UnixTime) -> Result<UserKeys, Error> {
         let row = aad("session_key", &[&user.appid, &user.openid]);
-        let now = self.clock.now();
-        let mut sealed = vec![user.sealed_session_key];
-        if let (Some(previous), Some(until)) = (user.sealed_previous_key, user.previous_key_until)
-            && now < until
-        {
-            sealed.push(previous);
-        }
-        sealed
-            .iter()
-            .map(|s| {
-                let text = self.data_key.open(s, &row).map_err(|_| {
-                    tracing::error!("a stored session_key does not open under the data key");
-                    Error::Internal
-                })?;
-                let text = String::from_utf8(text).map_err(|_| Error::Internal)?;
-                SessionKey::parse(&text).map_err(|_| Error::Internal)
-            })
-            .collect()
+        let open = |sealed: &[u8]| {
+            let text = self.data_key.open(sealed, &row).map_err(|_| {
+                tracing::error!("a stored session_key does not open under the data key");
+                Error::Internal
+            })?;
+            let text = String::from_utf8(text).map_err(|_| Error::Internal)?;
+            SessionKey::parse(&text).map_err(|_| Error::Internal)
+        };
+        let previous = match (&user.sealed_previous_key, user.previous_key_until) {
+            (Some(sealed), Some(until)) if now < until => Some((open(sealed)?, until)),
+            _ => None,
+        };
+        Ok(UserKeys {
+            current: open(&user.sealed_session_key)?,
+            previous,
+        })
     }
 
     /// Decrypt open data for the session behind `token`.
@@ -92,29 +112,32 @@ impl Core {
         }
         let session = self.verify(token, expected_app).await?;
         let appid = wechat::AppId::parse(&session.appid).map_err(|_| Error::Internal)?;
+        let now = self.clock.now();
         let cached = self
             .cache
             .as_ref()
-            .and_then(|c| c.user(&session.appid, &session.openid, self.clock.now()));
-        if let Some(user) = cached {
-            match self.decrypt_with(self.open_keys(user)?, &appid, input) {
+            .and_then(|c| c.user(&session.appid, &session.openid, now));
+        if let Some(keys) = cached {
+            match self.decrypt_with(keys.usable(now), &appid, input) {
                 // No cached key fits: the key may have rotated on another
                 // instance, so the store has the last word.
                 Err(Error::SessionKeyStale) => {}
                 answer => return answer,
             }
         }
-        let user = self.read_user(&session.appid, &session.openid).await?;
-        self.decrypt_with(self.open_keys(user)?, &appid, input)
+        let keys = self.session_keys(&session.appid, &session.openid).await?;
+        self.decrypt_with(keys.usable(self.clock.now()), &appid, input)
     }
 
-    fn decrypt_with(
+    fn decrypt_with<'k>(
         &self,
-        keys: Vec<SessionKey>,
+        keys: impl Iterator<Item = &'k SessionKey>,
         appid: &wechat::AppId,
         input: &EncryptedData,
     ) -> Result<Decrypted, Error> {
-        for (i, key) in keys.iter().enumerate() {
+        let mut tried = 0;
+        for (i, key) in keys.enumerate() {
+            tried += 1;
             match decrypt_open_data(key, &input.iv, &input.encrypted_data, appid) {
                 Ok(open) => {
                     if let (Some(raw), Some(signature)) = (&input.raw_data, &input.signature)
@@ -132,7 +155,7 @@ impl Core {
                 Err(e) => return Err(crypto_error(e)),
             }
         }
-        tracing::debug!(keys = keys.len(), "no session_key opens the data");
+        tracing::debug!(keys = tried, "no session_key opens the data");
         Err(Error::SessionKeyStale)
     }
 }

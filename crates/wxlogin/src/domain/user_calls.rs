@@ -56,9 +56,7 @@ impl Core {
         let session = self.verify(token, expected_app).await?;
         let openid = OpenId::parse(&session.openid).map_err(|_| Error::Internal)?;
         let keys = self.session_keys(&session.appid, &session.openid).await?;
-        let Some(current) = keys.first() else {
-            return Ok(false);
-        };
+        let current = keys.current();
         self.with_access_token(&session.appid, |access_token| {
             let openid = &openid;
             async move {
@@ -85,7 +83,7 @@ impl Core {
             .ok_or(Error::NotFound)?;
         let oid = OpenId::parse(openid).map_err(|_| Error::NotFound)?;
         let keys = self.session_keys(appid, openid).await?;
-        let current = keys.first().ok_or(Error::Internal)?;
+        let current = keys.current();
         let new_key = self
             .with_access_token(appid, |access_token| {
                 let oid = &oid;

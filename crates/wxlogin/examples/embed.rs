@@ -54,6 +54,8 @@ async fn main() -> anyhow::Result<()> {
 
     let app = Router::new()
         .route("/api/profile", get(profile))
+        // Metrics and failure logs for your routes, as wxlogin's own get.
+        .layer(axum::middleware::from_fn(wxlogin::http::observe))
         .with_state(core)
         .nest("/auth", wxlogin::http::router(state));
 

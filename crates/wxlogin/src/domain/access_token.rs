@@ -190,7 +190,15 @@ impl Core {
                 let appid = app.appid.as_str();
                 let result = match core.stored_token(appid).await {
                     Ok(Some(m)) if servable(&m, core.clock.now(), rejected.as_ref()) => Ok(m),
-                    Ok(_) => core.fetch_and_store(&app, rejected.is_some(), fence).await,
+                    Ok(_) => {
+                        let fetched = core.fetch_and_store(&app, rejected.is_some(), fence).await;
+                        // Only a failed refresh backs off further refreshes;
+                        // a store error on the re-read above does not.
+                        if fetched.is_err() {
+                            core.note_failure(appid);
+                        }
+                        fetched
+                    }
                     Err(e) => Err(e),
                 };
                 let unlocked = core.store.unlock(&lock_name, &core.tokens.owner).await;
@@ -201,16 +209,9 @@ impl Core {
         .await
         .map_err(|_| Error::Internal)?;
         unlocked?;
-        match result {
-            Ok(m) => {
-                self.tokens.remember(appid, &m);
-                Ok(m)
-            }
-            Err(e) => {
-                self.note_failure(appid);
-                Err(e)
-            }
-        }
+        let managed = result?;
+        self.tokens.remember(appid, &managed);
+        Ok(managed)
     }
 
     async fn fetch_and_store(

@@ -13,7 +13,7 @@
 //! The users' session_keys are cached the same way for `/v1/decrypt`, for at
 //! most `min(cache_ttl, key_grace)`, so a key rotated out on another instance
 //! is not used longer than its grace period would allow. They are cached
-//! opened (as `SessionKey`, zeroed on drop): opening a sealed key on every hit
+//! opened (as `SessionKey`, a `secrecy` type): opening a sealed key on every hit
 //! cost a quarter of a cached decrypt, and the data key that opens them all is
 //! in the same memory anyway. A decrypt that no cached key opens reads the
 //! store again before it answers `session_key_stale`, so a key that rotated on

@@ -51,9 +51,9 @@ pub fn status_of(error: &Error) -> StatusCode {
 /// What went wrong, attached to every error response for the request
 /// middleware (`http::observe`), which logs it with the request's context.
 #[derive(Debug, Clone, Copy)]
-pub struct Failure {
-    pub code: &'static str,
-    pub wechat_errcode: Option<i64>,
+pub(crate) struct Failure {
+    pub(crate) code: &'static str,
+    pub(crate) wechat_errcode: Option<i64>,
 }
 
 /// A response error with an explicit status, for transport-level problems the

@@ -186,10 +186,30 @@ pub fn router(state: Arc<HttpState>) -> Router {
         .layer(PropagateRequestIdLayer::new(request_id.clone()))
         .layer(middleware::from_fn(observe))
         .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
+        .layer(middleware::from_fn(drop_odd_request_id))
         .layer(SetSensitiveHeadersLayer::new([
             header::AUTHORIZATION,
             header::COOKIE,
         ]))
+}
+
+/// A client-sent `x-request-id` is kept (a proxy's id ties its logs to ours)
+/// only if it looks like an id: at most 64 of `[A-Za-z0-9._-]`. Anything else
+/// is replaced by a fresh one, so no client puts 16 KiB or log-lookalike text
+/// into our log lines.
+async fn drop_odd_request_id(mut request: Request, next: Next) -> Response {
+    let odd = request.headers().get(REQUEST_ID).is_some_and(|id| {
+        let id = id.as_bytes();
+        id.is_empty()
+            || id.len() > 64
+            || !id
+                .iter()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
+    });
+    if odd {
+        request.headers_mut().remove(REQUEST_ID);
+    }
+    next.run(request).await
 }
 
 async fn not_found() -> HttpError {
@@ -224,9 +244,13 @@ async fn limit_headers(request: Request, next: Next) -> Response {
 /// client saw, so a support ticket quoting `x-request-id` finds its line.
 ///
 /// The span gives every line logged inside the request its context; it costs
-/// ~10% of a cached verify, so it is a debug span, switched on with
-/// `RUST_LOG=info,wxlogin::http=debug`.
-async fn observe(request: Request, next: Next) -> Response {
+/// ~10% of a cached verify, so it is a debug span of its own target, switched
+/// on with `RUST_LOG=info,wxlogin::request=debug`.
+///
+/// `router()` installs it; a backend that embeds wxlogin can layer it on its
+/// own routes (`axum::middleware::from_fn(wxlogin::http::observe)`) so their
+/// failures (a store outage during `WxSession`, say) are logged the same way.
+pub async fn observe(request: Request, next: Next) -> Response {
     let started = Instant::now();
     let matched = request.extensions().get::<MatchedPath>().cloned();
     let route = matched.as_ref().map_or("unmatched", MatchedPath::as_str);
@@ -242,6 +266,7 @@ async fn observe(request: Request, next: Next) -> Response {
         _ => "other",
     };
     let span = tracing::debug_span!(
+        target: "wxlogin::request",
         "request",
         method,
         // The path only: query strings never reach the logs.

@@ -93,14 +93,33 @@ secret_file = "{dir}/secret.txt"
     }
 
     /// Stop the process and return everything it printed.
-    pub fn finish(mut self) -> String {
-        std::thread::sleep(Duration::from_millis(300));
+    pub async fn finish(mut self) -> String {
+        // Let the last lines reach the pipes; the runtime keeps serving the
+        // simulator meanwhile.
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        self.stop();
+        let lines = std::mem::replace(&mut self.lines, std::sync::mpsc::channel().1);
+        let mut log = std::mem::take(&mut self.log);
+        tokio::task::spawn_blocking(move || {
+            while let Ok(line) = lines.recv_timeout(Duration::from_millis(500)) {
+                log.push_str(&line);
+                log.push('\n');
+            }
+            log
+        })
+        .await
+        .unwrap()
+    }
+
+    fn stop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
-        while let Ok(line) = self.lines.recv_timeout(Duration::from_millis(500)) {
-            self.log.push_str(&line);
-            self.log.push('\n');
-        }
-        self.log
+    }
+}
+
+/// A test that fails before `finish` leaves no process behind.
+impl Drop for ServiceProcess {
+    fn drop(&mut self) {
+        self.stop();
     }
 }

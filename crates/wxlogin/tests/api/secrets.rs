@@ -186,7 +186,7 @@ async fn trace_logs_of_a_full_session_contain_no_secret() {
         .send()
         .await
         .unwrap();
-    let log = service.finish();
+    let log = service.finish().await;
     let log_path = dir.path().join("log.txt");
     std::fs::write(&log_path, &log).unwrap();
     assert!(log.lines().count() > 20, "TRACE logging was on:\n{log}");

@@ -64,39 +64,43 @@ pub struct HttpError {
     pub message: String,
 }
 
+/// The error envelope with `status`, marked with its [`Failure`] for `observe`:
+/// the one place both error types become a response.
+fn error_response(
+    status: StatusCode,
+    code: &'static str,
+    message: String,
+    wechat_errcode: Option<i64>,
+) -> Response {
+    let body = ErrorBody {
+        error: ErrorDetail {
+            code: code.to_owned(),
+            message,
+            wechat_errcode,
+        },
+    };
+    let mut response = (status, Json(body)).into_response();
+    response.extensions_mut().insert(Failure {
+        code,
+        wechat_errcode,
+    });
+    response
+}
+
 impl IntoResponse for HttpError {
     fn into_response(self) -> Response {
-        let body = ErrorBody {
-            error: ErrorDetail {
-                code: self.code.to_owned(),
-                message: self.message,
-                wechat_errcode: None,
-            },
-        };
-        let mut response = (self.status, Json(body)).into_response();
-        response.extensions_mut().insert(Failure {
-            code: self.code,
-            wechat_errcode: None,
-        });
-        response
+        error_response(self.status, self.code, self.message, None)
     }
 }
 
 impl IntoResponse for Error {
     fn into_response(self) -> Response {
-        let status = status_of(&self);
-        let body = ErrorBody {
-            error: ErrorDetail {
-                code: self.code().to_owned(),
-                message: self.to_string(),
-                wechat_errcode: self.wechat_errcode(),
-            },
-        };
-        let mut response = (status, Json(body)).into_response();
-        response.extensions_mut().insert(Failure {
-            code: self.code(),
-            wechat_errcode: self.wechat_errcode(),
-        });
+        let mut response = error_response(
+            status_of(&self),
+            self.code(),
+            self.to_string(),
+            self.wechat_errcode(),
+        );
         let headers = response.headers_mut();
         match &self {
             Error::RateLimited {

@@ -84,10 +84,16 @@ pub fn upstream_latency(endpoint: &'static str, elapsed: Duration) {
 }
 
 /// The per-request counter and histogram of one (route, method, status).
-#[derive(Clone)]
 struct HttpHandles {
     requests: metrics::Counter,
     duration: metrics::Histogram,
+}
+
+impl HttpHandles {
+    fn record(&self, elapsed: Duration) {
+        self.requests.increment(1);
+        self.duration.record(elapsed.as_secs_f64());
+    }
 }
 
 type HttpHandleMap = HashMap<String, HashMap<(&'static str, u16), HttpHandles>>;
@@ -99,22 +105,22 @@ type HttpHandleMap = HashMap<String, HashMap<(&'static str, u16), HttpHandles>>;
 static HTTP_HANDLES: LazyLock<RwLock<HttpHandleMap>> = LazyLock::new(Default::default);
 
 pub fn http_request(route: &str, method: &'static str, status: u16, elapsed: Duration) {
-    let found = HTTP_HANDLES
+    if let Some(handles) = HTTP_HANDLES
         .read()
         .get(route)
-        .and_then(|by_method| by_method.get(&(method, status)).cloned());
-    let handles = found.unwrap_or_else(|| {
-        let handles = HttpHandles {
-            requests: metrics::counter!("wxlogin_http_requests_total", "route" => route.to_owned(), "method" => method, "status" => status.to_string()),
-            duration: metrics::histogram!("wxlogin_http_request_duration_seconds", "route" => route.to_owned(), "method" => method),
-        };
-        HTTP_HANDLES
-            .write()
-            .entry(route.to_owned())
-            .or_default()
-            .insert((method, status), handles.clone());
-        handles
-    });
-    handles.requests.increment(1);
-    handles.duration.record(elapsed.as_secs_f64());
+        .and_then(|by_method| by_method.get(&(method, status)))
+    {
+        handles.record(elapsed);
+        return;
+    }
+    let handles = HttpHandles {
+        requests: metrics::counter!("wxlogin_http_requests_total", "route" => route.to_owned(), "method" => method, "status" => status.to_string()),
+        duration: metrics::histogram!("wxlogin_http_request_duration_seconds", "route" => route.to_owned(), "method" => method),
+    };
+    handles.record(elapsed);
+    HTTP_HANDLES
+        .write()
+        .entry(route.to_owned())
+        .or_default()
+        .insert((method, status), handles);
 }

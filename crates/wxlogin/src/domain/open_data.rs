@@ -136,7 +136,7 @@ impl Core {
         input: &EncryptedData,
     ) -> Result<Decrypted, Error> {
         let mut tried = 0;
-        for (i, key) in keys.enumerate() {
+        for key in keys {
             tried += 1;
             match decrypt_open_data(key, &input.iv, &input.encrypted_data, appid) {
                 Ok(open) => {
@@ -148,7 +148,7 @@ impl Core {
                     return Ok(Decrypted {
                         data: open.data,
                         watermark_timestamp: open.watermark.timestamp,
-                        used_previous_key: i > 0,
+                        used_previous_key: tried > 1,
                     });
                 }
                 Err(e) if e.may_be_wrong_key() => continue,

@@ -294,7 +294,7 @@ pub async fn observe(mut request: Request, next: Next) -> Response {
         }
     }
     crate::telemetry::http_request(route, method, status.as_u16(), started.elapsed());
-    response.headers_mut().insert(REQUEST_ID, id.clone());
+    response.headers_mut().insert(REQUEST_ID, id);
     response
 }
 

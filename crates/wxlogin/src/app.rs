@@ -133,12 +133,14 @@ impl Application {
     }
 }
 
-/// Periodic cleanup: expired claims and dead sessions, idle rate-limit keys.
+/// Periodic cleanup: expired claims and dead sessions, idle rate-limit keys,
+/// stale verify-cache entries.
 async fn housekeeping(state: Arc<HttpState>) {
     let mut tick = tokio::time::interval(Duration::from_secs(60));
     loop {
         tick.tick().await;
         state.limiter.shrink();
+        state.core.sweep_cache();
         match state.core.store.purge_expired(state.core.clock.now()).await {
             Ok(0) => {}
             Ok(n) => tracing::debug!(rows = n, "purged expired rows"),

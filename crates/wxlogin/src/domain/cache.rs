@@ -21,28 +21,51 @@
 //! key resets through this instance evict the user's entry at once.
 
 use std::sync::Arc;
-use std::time::Duration;
 
-use moka::sync::Cache;
+use quick_cache::sync::Cache;
 
 use super::open_data::UserKeys;
 use super::token::TokenHash;
 use crate::clock::UnixTime;
 use crate::store::SessionRecord;
 
-/// Upper bound of entries per map; the least recently used go first.
-const CAPACITY: u64 = 100_000;
+/// Upper bound of entries per map; quick_cache's S3-FIFO picks what goes.
+/// Stale entries are also dropped by `sweep` (the service's housekeeping
+/// tick), so an idle cache does not keep old records.
+const CAPACITY: usize = 100_000;
 
+/// A cached value and when it was read. Values are `Arc`s: a hit costs a
+/// reference count, not a copy.
 struct Entry<T> {
-    value: T,
+    value: Arc<T>,
     cached_at: UnixTime,
+}
+
+impl<T> Entry<T> {
+    /// Serves while `cached_at <= now < cached_at + ttl` (a clock that went
+    /// back makes it stale, never older than it says).
+    fn fresh(&self, ttl: i64, now: UnixTime) -> bool {
+        now >= self.cached_at && now < self.cached_at + ttl
+    }
+}
+
+// By hand: a derive would ask `T: Clone`, and the point is not to clone `T`.
+impl<T> Clone for Entry<T> {
+    fn clone(&self) -> Self {
+        Self {
+            value: Arc::clone(&self.value),
+            cached_at: self.cached_at,
+        }
+    }
 }
 
 pub(crate) struct VerifyCache {
     ttl: i64,
     user_ttl: i64,
-    sessions: Cache<[u8; 32], Arc<Entry<SessionRecord>>>,
-    users: Cache<(String, String), Arc<Entry<Arc<UserKeys>>>>,
+    sessions: Cache<[u8; 32], Entry<SessionRecord>>,
+    /// Keyed by openid alone so a lookup borrows instead of building a key;
+    /// the entry's own appid is checked on every hit (openids are per app).
+    users: Cache<String, Entry<UserKeys>>,
 }
 
 impl VerifyCache {
@@ -51,67 +74,113 @@ impl VerifyCache {
         if ttl_seconds <= 0 {
             return None;
         }
-        // moka's own expiry only frees memory; freshness is judged by the
-        // injected clock in `fresh`.
-        let real_ttl = Duration::from_secs(ttl_seconds as u64 + 1);
         Some(Self {
             ttl: ttl_seconds,
             user_ttl: ttl_seconds.min(key_grace),
-            sessions: Cache::builder()
-                .max_capacity(CAPACITY)
-                .time_to_live(real_ttl)
-                .build(),
-            users: Cache::builder()
-                .max_capacity(CAPACITY)
-                .time_to_live(real_ttl)
-                .build(),
+            sessions: Cache::new(CAPACITY),
+            users: Cache::new(CAPACITY),
         })
     }
 
-    fn fresh<T: Clone>(entry: Option<Arc<Entry<T>>>, ttl: i64, now: UnixTime) -> Option<T> {
-        entry
-            .filter(|e| now >= e.cached_at && now < e.cached_at + ttl)
-            .map(|e| e.value.clone())
+    fn fresh<T>(entry: Option<Entry<T>>, ttl: i64, now: UnixTime) -> Option<Arc<T>> {
+        entry.filter(|e| e.fresh(ttl, now)).map(|e| e.value)
     }
 
-    pub(crate) fn session(&self, hash: &TokenHash, now: UnixTime) -> Option<SessionRecord> {
+    /// Drop every entry that can no longer serve: memory only, since a
+    /// stale entry is never answered from anyway.
+    pub(crate) fn sweep(&self, now: UnixTime) {
+        self.sessions.retain(|_, e| e.fresh(self.ttl, now));
+        self.users.retain(|_, e| e.fresh(self.user_ttl, now));
+    }
+
+    pub(crate) fn session(&self, hash: &TokenHash, now: UnixTime) -> Option<Arc<SessionRecord>> {
         Self::fresh(self.sessions.get(&hash.0), self.ttl, now)
     }
 
-    pub(crate) fn put_session(&self, record: &SessionRecord, now: UnixTime) {
+    pub(crate) fn put_session(&self, record: &Arc<SessionRecord>, now: UnixTime) {
         let entry = Entry {
-            value: record.clone(),
+            value: Arc::clone(record),
             cached_at: now,
         };
-        self.sessions.insert(record.token_hash.0, Arc::new(entry));
+        self.sessions.insert(record.token_hash.0, entry);
     }
 
     pub(crate) fn forget_session(&self, hash: &TokenHash) {
-        self.sessions.invalidate(&hash.0);
+        self.sessions.remove(&hash.0);
     }
 
     /// Revoke-all by user: rare and administrative, so everything goes rather
     /// than keeping an index from users to token hashes.
     pub(crate) fn forget_all_sessions(&self) {
-        self.sessions.invalidate_all();
+        self.sessions.clear();
     }
 
     pub(crate) fn user(&self, appid: &str, openid: &str, now: UnixTime) -> Option<Arc<UserKeys>> {
-        let key = (appid.to_owned(), openid.to_owned());
-        Self::fresh(self.users.get(&key), self.user_ttl, now)
+        Self::fresh(self.users.get(openid), self.user_ttl, now).filter(|k| k.appid() == appid)
     }
 
-    pub(crate) fn put_user(&self, appid: &str, openid: &str, keys: Arc<UserKeys>, now: UnixTime) {
+    pub(crate) fn put_user(&self, openid: &str, keys: &Arc<UserKeys>, now: UnixTime) {
         let entry = Entry {
-            value: keys,
+            value: Arc::clone(keys),
             cached_at: now,
         };
-        self.users
-            .insert((appid.to_owned(), openid.to_owned()), Arc::new(entry));
+        self.users.insert(openid.to_owned(), entry);
     }
 
-    pub(crate) fn forget_user(&self, appid: &str, openid: &str) {
-        self.users
-            .invalidate(&(appid.to_owned(), openid.to_owned()));
+    /// Evicts the openid whatever app the entry is for: at worst one extra
+    /// store read for another app's user with the same openid.
+    pub(crate) fn forget_user(&self, openid: &str) {
+        self.users.remove(openid);
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::expect_used)]
+mod tests {
+    use super::*;
+
+    fn record(hash: u8) -> Arc<SessionRecord> {
+        Arc::new(SessionRecord {
+            id: format!("s{hash}"),
+            token_hash: TokenHash([hash; 32]),
+            appid: "wx0000000000000001".into(),
+            openid: "o1".into(),
+            unionid: None,
+            created_at: 0,
+            expires_at: 1_000,
+            idle_expires_at: 1_000,
+            revoked_at: None,
+        })
+    }
+
+    fn keys(appid: &str) -> Arc<UserKeys> {
+        let key = wechat::SessionKey::parse("tiihtNczf5v6AKRyjwEUhQ==").expect("key");
+        Arc::new(UserKeys::for_test(appid, key))
+    }
+
+    #[test]
+    fn an_entry_serves_for_ttl_seconds_and_a_sweep_frees_it_after() {
+        let cache = VerifyCache::new(5, 300).expect("on");
+        cache.put_session(&record(1), 100);
+        cache.put_session(&record(2), 103);
+        assert!(cache.session(&TokenHash([1; 32]), 104).is_some());
+        assert!(cache.session(&TokenHash([1; 32]), 105).is_none());
+        // A clock that went back does not make an entry older than it says.
+        assert!(cache.session(&TokenHash([1; 32]), 99).is_none());
+        cache.sweep(105);
+        assert_eq!(cache.sessions.len(), 1, "only the stale entry goes");
+        assert!(cache.session(&TokenHash([2; 32]), 107).is_some());
+    }
+
+    #[test]
+    fn user_keys_are_found_only_for_their_own_app() {
+        let cache = VerifyCache::new(5, 2).expect("on");
+        cache.put_user("o1", &keys("wx0000000000000001"), 100);
+        assert!(cache.user("wx0000000000000001", "o1", 100).is_some());
+        assert!(cache.user("wx0000000000000002", "o1", 100).is_none());
+        // Keys are kept for min(cache_ttl, key_grace).
+        assert!(cache.user("wx0000000000000001", "o1", 102).is_none());
+        cache.forget_user("o1");
+        assert!(cache.user("wx0000000000000001", "o1", 101).is_none());
     }
 }

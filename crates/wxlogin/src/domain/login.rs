@@ -211,7 +211,7 @@ impl Core {
         };
         // The login rotated the user's session_key: drop the cached one now.
         if let Some(cache) = &self.cache {
-            cache.forget_user(appid, openid);
+            cache.forget_user(openid);
         }
         Ok(LoginOutcome {
             token,

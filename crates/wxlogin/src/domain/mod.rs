@@ -91,4 +91,12 @@ impl Core {
             cache: cache::VerifyCache::new(policy.cache_ttl, policy.key_grace),
         }
     }
+
+    /// Free the verify cache's entries that can no longer answer (part of
+    /// the service's periodic housekeeping; a no-op with the cache off).
+    pub fn sweep_cache(&self) {
+        if let Some(cache) = &self.cache {
+            cache.sweep(self.clock.now());
+        }
+    }
 }

@@ -37,6 +37,7 @@ pub struct Decrypted {
 /// A user's session_keys, opened: the current one, and the previous one with
 /// the end of its grace period.
 pub(crate) struct UserKeys {
+    appid: String,
     current: SessionKey,
     previous: Option<(SessionKey, UnixTime)>,
 }
@@ -54,6 +55,20 @@ impl UserKeys {
 
     pub(crate) fn current(&self) -> &SessionKey {
         &self.current
+    }
+
+    #[cfg(test)]
+    pub(crate) fn for_test(appid: &str, current: SessionKey) -> Self {
+        Self {
+            appid: appid.to_owned(),
+            current,
+            previous: None,
+        }
+    }
+
+    /// The app whose user these keys belong to.
+    pub(crate) fn appid(&self) -> &str {
+        &self.appid
     }
 }
 
@@ -73,7 +88,7 @@ impl Core {
             .ok_or(Error::SessionKeyStale)?;
         let keys = Arc::new(self.open_keys(&user, read_at)?);
         if let Some(cache) = &self.cache {
-            cache.put_user(appid, openid, Arc::clone(&keys), read_at);
+            cache.put_user(openid, &keys, read_at);
         }
         Ok(keys)
     }
@@ -93,6 +108,7 @@ impl Core {
             _ => None,
         };
         Ok(UserKeys {
+            appid: user.appid.clone(),
             current: open(&user.sealed_session_key)?,
             previous,
         })
@@ -110,15 +126,24 @@ impl Core {
                 "raw_data and signature go together".into(),
             ));
         }
-        let session = self.verify(token, expected_app).await?;
-        let appid = wechat::AppId::parse(&session.appid).map_err(|_| Error::Internal)?;
+        let session = self.verified(token, expected_app).await?;
+        // The configured app's parsed id; a session of an app since removed
+        // from the config still decrypts.
+        let parsed;
+        let appid = match self.apps.get(&session.appid) {
+            Some(app) => &app.appid,
+            None => {
+                parsed = wechat::AppId::parse(&session.appid).map_err(|_| Error::Internal)?;
+                &parsed
+            }
+        };
         let now = self.clock.now();
         let cached = self
             .cache
             .as_ref()
             .and_then(|c| c.user(&session.appid, &session.openid, now));
         if let Some(keys) = cached {
-            match self.decrypt_with(keys.usable(now), &appid, input) {
+            match self.decrypt_with(keys.usable(now), appid, input) {
                 // No cached key fits: the key may have rotated on another
                 // instance, so the store has the last word.
                 Err(Error::SessionKeyStale) => {}
@@ -126,7 +151,7 @@ impl Core {
             }
         }
         let keys = self.session_keys(&session.appid, &session.openid).await?;
-        self.decrypt_with(keys.usable(self.clock.now()), &appid, input)
+        self.decrypt_with(keys.usable(self.clock.now()), appid, input)
     }
 
     fn decrypt_with<'k>(

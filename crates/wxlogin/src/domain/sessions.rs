@@ -2,6 +2,8 @@
 //! or none, from the optional cache — and a write at most once per
 //! `touch_interval`), refresh, logout, and the operator's list / revoke-all.
 
+use std::sync::Arc;
+
 use super::token::{SessionToken, TokenHash};
 use super::{Core, Error};
 use crate::store::SessionRecord;
@@ -16,6 +18,20 @@ pub struct SessionInfo {
     pub created_at: i64,
     pub expires_at: i64,
     pub idle_expires_at: i64,
+}
+
+impl From<&SessionRecord> for SessionInfo {
+    fn from(r: &SessionRecord) -> Self {
+        Self {
+            session_id: r.id.clone(),
+            appid: r.appid.clone(),
+            openid: r.openid.clone(),
+            unionid: r.unionid.clone(),
+            created_at: r.created_at,
+            expires_at: r.expires_at,
+            idle_expires_at: r.idle_expires_at,
+        }
+    }
 }
 
 impl From<SessionRecord> for SessionInfo {
@@ -48,7 +64,17 @@ impl Core {
         expected_app: Option<&str>,
     ) -> Result<SessionInfo, Error> {
         let hash = token_hash(token)?;
-        Ok(self.verify_hash(&hash, expected_app).await?.into())
+        Ok(self.verify_hash(&hash, expected_app).await?.as_ref().into())
+    }
+
+    /// `verify` for callers that only read the session (decrypt): no copy of
+    /// a cached record.
+    pub(crate) async fn verified(
+        &self,
+        token: &str,
+        expected_app: Option<&str>,
+    ) -> Result<Arc<SessionRecord>, Error> {
+        self.verify_hash(&token_hash(token)?, expected_app).await
     }
 
     /// `verify` for a token already parsed and hashed: refresh and logout need
@@ -57,7 +83,7 @@ impl Core {
         &self,
         hash: &TokenHash,
         expected_app: Option<&str>,
-    ) -> Result<SessionRecord, Error> {
+    ) -> Result<Arc<SessionRecord>, Error> {
         // Taken before any read: a cached answer is never older than it says.
         let read_at = self.clock.now();
         let slid = |r: &SessionRecord| (read_at + self.policy.idle_ttl).min(r.expires_at);
@@ -69,28 +95,30 @@ impl Core {
             .as_ref()
             .and_then(|c| c.session(hash, read_at))
             .filter(|r| slid(r) - r.idle_expires_at < self.policy.touch_interval);
-        let from_store = cached.is_none();
-        let mut record = match cached {
-            Some(record) => record,
-            None => self
-                .store
-                .find_session(hash)
-                .await?
-                .ok_or(Error::InvalidToken)?,
+        let admitted = |r: &SessionRecord, now| {
+            r.is_active(now) && expected_app.is_none_or(|app| app == r.appid)
         };
-        let now = self.clock.now();
-        if !record.is_active(now) || expected_app.is_some_and(|app| app != record.appid) {
-            return Err(Error::InvalidToken);
+        if let Some(record) = cached {
+            // Nothing awaited since `read_at`: it is still now.
+            return admitted(&record, read_at)
+                .then_some(record)
+                .ok_or(Error::InvalidToken);
         }
-        if from_store {
-            let slid = slid(&record);
-            if slid - record.idle_expires_at >= self.policy.touch_interval {
-                self.store.touch_session(&record.id, slid).await?;
-                record.idle_expires_at = slid;
-            }
-            if let Some(cache) = &self.cache {
-                cache.put_session(&record, read_at);
-            }
+        let mut record = self
+            .store
+            .find_session(hash)
+            .await?
+            .filter(|r| admitted(r, self.clock.now()))
+            .ok_or(Error::InvalidToken)?;
+        // Only an active session is touched and cached.
+        let slid = slid(&record);
+        if slid - record.idle_expires_at >= self.policy.touch_interval {
+            self.store.touch_session(&record.id, slid).await?;
+            record.idle_expires_at = slid;
+        }
+        let record = Arc::new(record);
+        if let Some(cache) = &self.cache {
+            cache.put_session(&record, read_at);
         }
         Ok(record)
     }
@@ -182,7 +210,5 @@ impl Core {
 
 /// Only the exact shape we issue is hashed and looked up.
 fn token_hash(token: &str) -> Result<TokenHash, Error> {
-    Ok(SessionToken::parse(token)
-        .ok_or(Error::InvalidToken)?
-        .hash())
+    TokenHash::of_token(token).ok_or(Error::InvalidToken)
 }

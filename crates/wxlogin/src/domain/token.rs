@@ -30,12 +30,7 @@ impl SessionToken {
 
     /// Accept only the exact shape we issue, so junk never reaches the store.
     pub fn parse(s: &str) -> Option<Self> {
-        let body = s.strip_prefix(TOKEN_PREFIX)?;
-        let ok = s.len() == TOKEN_LEN
-            && URL_SAFE_NO_PAD
-                .decode(body)
-                .is_ok_and(|b| b.len() == TOKEN_BYTES);
-        ok.then(|| Self(SecretString::from(s)))
+        well_formed(s).then(|| Self(SecretString::from(s)))
     }
 
     pub fn expose_secret(&self) -> &str {
@@ -43,8 +38,21 @@ impl SessionToken {
     }
 
     pub fn hash(&self) -> TokenHash {
-        TokenHash(Sha256::digest(self.expose_secret().as_bytes()).into())
+        TokenHash::digest(self.expose_secret())
     }
+}
+
+/// True for exactly the shape we issue. Decodes into a stack buffer: this runs
+/// on every verify.
+fn well_formed(s: &str) -> bool {
+    let Some(body) = s.strip_prefix(TOKEN_PREFIX) else {
+        return false;
+    };
+    let mut bytes = [0u8; TOKEN_BYTES];
+    s.len() == TOKEN_LEN
+        && URL_SAFE_NO_PAD
+            .decode_slice(body, &mut bytes)
+            .is_ok_and(|n| n == TOKEN_BYTES)
 }
 
 impl fmt::Debug for SessionToken {
@@ -63,6 +71,18 @@ impl fmt::Display for SessionToken {
 /// yield usable tokens.
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
 pub struct TokenHash(pub [u8; 32]);
+
+impl TokenHash {
+    /// The hash of a token in the shape we issue, without copying the token
+    /// (the verify path: the token is only ever needed as its hash).
+    pub fn of_token(token: &str) -> Option<Self> {
+        well_formed(token).then(|| Self::digest(token))
+    }
+
+    fn digest(token: &str) -> Self {
+        Self(Sha256::digest(token.as_bytes()).into())
+    }
+}
 
 impl fmt::Debug for TokenHash {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

@@ -110,7 +110,7 @@ impl Core {
             })
             .await?;
         if let Some(cache) = &self.cache {
-            cache.forget_user(appid, openid);
+            cache.forget_user(openid);
         }
         Ok(())
     }

@@ -133,18 +133,28 @@ impl Application {
     }
 }
 
-/// Periodic cleanup: expired claims and dead sessions, idle rate-limit keys,
-/// stale verify-cache entries.
+/// Periodic cleanup: expired claims and dead sessions, idle rate-limit keys;
+/// with the verify cache on, its stale entries every `cache_ttl` seconds, so an
+/// opened session_key leaves memory at most `cache_ttl` after it stops serving.
 async fn housekeeping(state: Arc<HttpState>) {
     let mut tick = tokio::time::interval(Duration::from_secs(60));
+    // With the cache off the sweep never comes due (and would be a no-op).
+    let sweep_every = match state.core.policy.cache_ttl {
+        ttl if ttl > 0 => Duration::from_secs(ttl as u64),
+        _ => Duration::from_secs(u32::MAX.into()),
+    };
+    let mut sweep = tokio::time::interval(sweep_every);
     loop {
-        tick.tick().await;
-        state.limiter.shrink();
-        state.core.sweep_cache();
-        match state.core.store.purge_expired(state.core.clock.now()).await {
-            Ok(0) => {}
-            Ok(n) => tracing::debug!(rows = n, "purged expired rows"),
-            Err(e) => tracing::warn!(error = %e, "purge failed"),
+        tokio::select! {
+            _ = sweep.tick() => state.core.sweep_cache(),
+            _ = tick.tick() => {
+                state.limiter.shrink();
+                match state.core.store.purge_expired(state.core.clock.now()).await {
+                    Ok(0) => {}
+                    Ok(n) => tracing::debug!(rows = n, "purged expired rows"),
+                    Err(e) => tracing::warn!(error = %e, "purge failed"),
+                }
+            }
         }
     }
 }

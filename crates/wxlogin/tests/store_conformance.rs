@@ -260,6 +260,39 @@ pub async fn a_key_rotation_keeps_the_previous_key_with_its_grace(store: Arc<dyn
     );
 }
 
+/// The same rotation when it comes with a login (the path every real
+/// rotation takes): the answer says "not new", the old key stays as the
+/// previous one with its grace, the session is stored.
+pub async fn a_login_rotates_the_key_like_an_upsert(store: Arc<dyn Store>) {
+    for (i, (key, new_user)) in [(&b"k1"[..], true), (&b"k2"[..], false)]
+        .into_iter()
+        .enumerate()
+    {
+        let code = claim_key("wx4f4bc4dec97d474b", &format!("rotate{i}"));
+        let now = T0 + 20 * i as i64;
+        let c = claim(&code, "me", now);
+        assert_eq!(store.claim(&c).await.unwrap(), ClaimState::Acquired);
+        let (token, s) = session(&format!("r{i}"), "o1", T0 + 1000, T0 + 1000);
+        assert_eq!(
+            store
+                .complete_login(&c, &user("o1", key, now), &s, &record(&s.id))
+                .await
+                .unwrap(),
+            Some(new_user)
+        );
+        assert_eq!(store.find_session(&token.hash()).await.unwrap(), Some(s));
+    }
+    let u = store
+        .get_user("wx4f4bc4dec97d474b", "o1")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(u.sealed_session_key, b"k2");
+    assert_eq!(u.sealed_previous_key.as_deref(), Some(&b"k1"[..]));
+    assert_eq!(u.previous_key_until, Some(T0 + 20 + 600));
+    assert_eq!((u.created_at, u.updated_at), (T0, T0 + 20));
+}
+
 pub async fn a_claim_is_single_flight_replayable_and_fenced(store: Arc<dyn Store>) {
     let key = claim_key("wx4f4bc4dec97d474b", "code1");
     let a = claim(&key, "a", T0);
@@ -454,6 +487,7 @@ macro_rules! conformance {
                 revoke_one_and_revoke_all_leave_others_alone,
                 replace_session_is_atomic_and_refuses_a_dead_session,
                 a_key_rotation_keeps_the_previous_key_with_its_grace,
+                a_login_rotates_the_key_like_an_upsert,
                 a_claim_is_single_flight_replayable_and_fenced,
                 failed_and_released_claims,
                 purge_removes_only_what_is_dead,

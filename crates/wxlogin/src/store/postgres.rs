@@ -9,8 +9,9 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use sqlx::postgres::{PgConnectOptions, PgConnection, PgPoolOptions, PgRow};
-use sqlx::{PgPool, Row};
+use sqlx::postgres::{PgArguments, PgConnectOptions, PgConnection, PgRow};
+use sqlx::query::Query;
+use sqlx::{PgPool, Postgres, Row};
 
 use super::{
     CachedToken, Claim, ClaimState, ClaimStore, LockStore, LoginRecord, SessionRecord,
@@ -35,7 +36,7 @@ impl PostgresStore {
     pub async fn connect(url: &str) -> Result<Self, StoreError> {
         let options = PgConnectOptions::from_str(url)
             .map_err(|e| StoreError::Config(format!("bad postgres URL: {e}")))?;
-        let pool = PgPoolOptions::new()
+        let pool = super::sql::pool_options::<sqlx::Postgres>()
             .max_connections(16)
             .acquire_timeout(Duration::from_secs(5))
             .connect_with(options)
@@ -55,34 +56,113 @@ impl PostgresStore {
     }
 }
 
-/// Upsert inside the caller's transaction; `xmax = 0` tells an insert from an
-/// update, so two instances never both report a new user.
+/// What an upsert does to an existing user, with $1..$7 = appid, openid,
+/// unionid, sealed session_key, its fingerprint, now, previous_key_until: a
+/// new key moves the old one to `prev_*` with its grace deadline. `xmax = 0`
+/// tells an insert from an update, so two instances never both report a new
+/// user.
+///
+/// (A macro, not a const: `concat!` below needs a literal, and sqlx takes only
+/// `&'static str` SQL.)
+macro_rules! user_on_conflict {
+    () => {
+        "ON CONFLICT (appid, openid) DO UPDATE SET
+   unionid = COALESCE(EXCLUDED.unionid, users.unionid),
+   prev_session_key = CASE WHEN users.key_fp <> EXCLUDED.key_fp
+                           THEN users.session_key ELSE users.prev_session_key END,
+   prev_key_until   = CASE WHEN users.key_fp <> EXCLUDED.key_fp
+                           THEN $7 ELSE users.prev_key_until END,
+   session_key = EXCLUDED.session_key,
+   key_fp = EXCLUDED.key_fp,
+   updated_at = EXCLUDED.updated_at
+ RETURNING (xmax = 0) AS inserted"
+    };
+}
+
+const UPSERT_USER: &str = concat!(
+    "INSERT INTO users (appid, openid, unionid, session_key, key_fp, created_at, updated_at)
+     VALUES ($1, $2, $3, $4, $5, $6, $6) ",
+    user_on_conflict!()
+);
+
+/// A login's whole commit in one statement (one round trip instead of six):
+/// the claim row is locked if we still hold it ($8 key, $9 owner), and only
+/// then are the user upserted, the session inserted ($10..$17) and the claim
+/// marked done with the answer for replays ($18 sealed token). Sub-statements
+/// of a WITH run once each on one snapshot; none touches a row another one
+/// writes, and an empty `claim` makes every one of them a no-op.
+const COMPLETE_LOGIN: &str = concat!(
+    "WITH claim AS (
+           SELECT claim_key FROM login_claims
+           WHERE claim_key = $8 AND owner = $9 AND state = 'pending'
+           FOR UPDATE
+         ), usr AS (
+           INSERT INTO users (appid, openid, unionid, session_key, key_fp, created_at, updated_at)
+           SELECT $1, $2, $3, $4, $5, $6, $6 FROM claim ",
+    user_on_conflict!(),
+    "), sess AS (
+           INSERT INTO sessions (id, token_hash, appid, openid, unionid, created_at, expires_at, idle_expires_at)
+           SELECT $10, $11, $12, $13, $14, $15, $16, $17 FROM claim
+         )
+         UPDATE login_claims SET state = 'done', session_id = $10, sealed_token = $18,
+           openid = $19, unionid = $20, session_expires_at = $21,
+           new_user = (SELECT inserted FROM usr)
+         WHERE claim_key = (SELECT claim_key FROM claim)
+         RETURNING new_user"
+);
+
+/// Upsert inside the caller's transaction; returns whether the user is new.
 async fn upsert_user_in(conn: &mut PgConnection, u: &UserUpsert) -> Result<bool, StoreError> {
-    let row = sqlx::query(
-        "INSERT INTO users (appid, openid, unionid, session_key, key_fp, created_at, updated_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $6)
-         ON CONFLICT (appid, openid) DO UPDATE SET
-           unionid = COALESCE(EXCLUDED.unionid, users.unionid),
-           prev_session_key = CASE WHEN users.key_fp <> EXCLUDED.key_fp
-                                   THEN users.session_key ELSE users.prev_session_key END,
-           prev_key_until   = CASE WHEN users.key_fp <> EXCLUDED.key_fp
-                                   THEN $7 ELSE users.prev_key_until END,
-           session_key = EXCLUDED.session_key,
-           key_fp = EXCLUDED.key_fp,
-           updated_at = EXCLUDED.updated_at
-         RETURNING (xmax = 0) AS inserted",
-    )
-    .bind(&u.appid)
-    .bind(&u.openid)
-    .bind(&u.unionid)
-    .bind(&u.sealed_session_key)
-    .bind(&u.key_fingerprint)
-    .bind(u.now)
-    .bind(u.previous_key_until)
-    .fetch_one(&mut *conn)
-    .await
-    .map_err(unavailable)?;
+    let row = bind_user(sqlx::query(UPSERT_USER), u)
+        .fetch_one(&mut *conn)
+        .await
+        .map_err(unavailable)?;
     row.try_get("inserted").map_err(corrupt)
+}
+
+fn bind_user<'q>(
+    query: Query<'q, Postgres, PgArguments>,
+    u: &'q UserUpsert,
+) -> Query<'q, Postgres, PgArguments> {
+    query
+        .bind(&u.appid)
+        .bind(&u.openid)
+        .bind(&u.unionid)
+        .bind(&u.sealed_session_key)
+        .bind(&u.key_fingerprint)
+        .bind(u.now)
+        .bind(u.previous_key_until)
+}
+
+/// Commit a login, fenced on the claim's owner; `None` when the claim is no
+/// longer ours.
+async fn complete_login_in(
+    writer: &PgPool,
+    c: &Claim<'_>,
+    user: &UserUpsert,
+    s: &SessionRecord,
+    record: &LoginRecord,
+) -> Result<Option<bool>, StoreError> {
+    let row = bind_user(sqlx::query(COMPLETE_LOGIN), user)
+        .bind(&c.key[..])
+        .bind(c.owner)
+        .bind(&s.id)
+        .bind(&s.token_hash.0[..])
+        .bind(&s.appid)
+        .bind(&s.openid)
+        .bind(&s.unionid)
+        .bind(s.created_at)
+        .bind(s.expires_at)
+        .bind(s.idle_expires_at)
+        .bind(&record.sealed_token)
+        .bind(&record.openid)
+        .bind(&record.unionid)
+        .bind(record.expires_at)
+        .fetch_optional(writer)
+        .await
+        .map_err(unavailable)?;
+    row.map(|row| row.try_get("new_user").map_err(corrupt))
+        .transpose()
 }
 
 super::sql::sql_store!(PostgresStore, PgConnection);

@@ -5,7 +5,10 @@
 //! for everything that writes; the same pool on PostgreSQL, a single-connection
 //! pool on SQLite so that writers queue in process instead of sleeping in
 //! SQLite's busy handler), `connect`/`migrate`, the row mappers
-//! (`rows.rs`) and `upsert_user_in`, whose "was it new?" differs per engine.
+//! (`rows.rs`), `upsert_user_in`, whose "was it new?" differs per engine, and
+//! `complete_login_in`: one statement on PostgreSQL (writable CTEs: a login's
+//! commit is one round trip), one transaction of several on SQLite (no
+//! writable CTEs; its statements are calls into the same process).
 
 macro_rules! sql_store {
     ($store:ty, $conn:ty) => {
@@ -217,36 +220,7 @@ macro_rules! sql_store {
                 session: &SessionRecord,
                 record: &LoginRecord,
             ) -> Result<Option<bool>, StoreError> {
-                let mut tx = self.writer.begin().await.map_err(unavailable)?;
-                let fenced = sqlx::query(
-                    "UPDATE login_claims SET state = 'done', session_id = $3, sealed_token = $4,
-                       openid = $5, unionid = $6, session_expires_at = $7
-                     WHERE claim_key = $1 AND owner = $2 AND state = 'pending'",
-                )
-                .bind(&c.key[..])
-                .bind(c.owner)
-                .bind(&record.session_id)
-                .bind(&record.sealed_token)
-                .bind(&record.openid)
-                .bind(&record.unionid)
-                .bind(record.expires_at)
-                .execute(&mut *tx)
-                .await
-                .map_err(unavailable)?;
-                if fenced.rows_affected() != 1 {
-                    tx.rollback().await.map_err(unavailable)?;
-                    return Ok(None);
-                }
-                let new_user = upsert_user_in(&mut tx, user).await?;
-                sqlx::query("UPDATE login_claims SET new_user = $2 WHERE claim_key = $1")
-                    .bind(&c.key[..])
-                    .bind(new_user)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(unavailable)?;
-                insert_session_in(&mut tx, session).await?;
-                tx.commit().await.map_err(unavailable)?;
-                Ok(Some(new_user))
+                complete_login_in(&self.writer, c, user, session, record).await
             }
 
             async fn fail_claim(
@@ -382,3 +356,26 @@ macro_rules! sql_store {
 }
 
 pub(crate) use sql_store;
+
+/// A connection used this recently is handed out without a ping.
+const TRUSTED_IDLE: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// Pool settings of both SQL stores. By default sqlx pings every idle
+/// connection before handing it out: a whole extra round trip (a worker
+/// hand-off on SQLite) in front of every query, a third of a cache-off
+/// verify. Here a connection used in the last second is trusted, and one idle
+/// longer is still pinged, so a database that restarted during a quiet spell
+/// costs no failed request. (sqlx also pings on every release; that one is not
+/// configurable, but it runs after the answer, off the request's path.)
+pub(super) fn pool_options<DB: sqlx::Database>() -> sqlx::pool::PoolOptions<DB> {
+    sqlx::pool::PoolOptions::new()
+        .test_before_acquire(false)
+        .before_acquire(|conn, meta| {
+            Box::pin(async move {
+                if meta.idle_for >= TRUSTED_IDLE {
+                    sqlx::Connection::ping(conn).await?;
+                }
+                Ok(true)
+            })
+        })
+}

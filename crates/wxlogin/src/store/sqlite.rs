@@ -57,7 +57,7 @@ impl SqliteStore {
         };
         if memory {
             // An in-memory database lives in one connection: keep exactly one, forever.
-            let single = SqlitePoolOptions::new()
+            let single = super::sql::pool_options::<sqlx::Sqlite>()
                 .max_connections(1)
                 .min_connections(1)
                 .idle_timeout(None)
@@ -69,8 +69,16 @@ impl SqliteStore {
             });
         }
         // The writer first: it creates the file and switches it to WAL.
-        let writer = open(SqlitePoolOptions::new().max_connections(1), options.clone()).await?;
-        let reader = open(SqlitePoolOptions::new().max_connections(8), options).await?;
+        let writer = open(
+            super::sql::pool_options::<sqlx::Sqlite>().max_connections(1),
+            options.clone(),
+        )
+        .await?;
+        let reader = open(
+            super::sql::pool_options::<sqlx::Sqlite>().max_connections(8),
+            options,
+        )
+        .await?;
         Ok(Self { reader, writer })
     }
 
@@ -117,6 +125,47 @@ async fn upsert_user_in(conn: &mut SqliteConnection, u: &UserUpsert) -> Result<b
     .await
     .map_err(unavailable)?;
     Ok(!exists)
+}
+
+/// Commit a login in one transaction, fenced on the claim's owner; `None`
+/// when the claim is no longer ours.
+async fn complete_login_in(
+    writer: &SqlitePool,
+    c: &Claim<'_>,
+    user: &UserUpsert,
+    session: &SessionRecord,
+    record: &LoginRecord,
+) -> Result<Option<bool>, StoreError> {
+    let mut tx = writer.begin().await.map_err(unavailable)?;
+    let fenced = sqlx::query(
+        "UPDATE login_claims SET state = 'done', session_id = $3, sealed_token = $4,
+           openid = $5, unionid = $6, session_expires_at = $7
+         WHERE claim_key = $1 AND owner = $2 AND state = 'pending'",
+    )
+    .bind(&c.key[..])
+    .bind(c.owner)
+    .bind(&record.session_id)
+    .bind(&record.sealed_token)
+    .bind(&record.openid)
+    .bind(&record.unionid)
+    .bind(record.expires_at)
+    .execute(&mut *tx)
+    .await
+    .map_err(unavailable)?;
+    if fenced.rows_affected() != 1 {
+        tx.rollback().await.map_err(unavailable)?;
+        return Ok(None);
+    }
+    let new_user = upsert_user_in(&mut tx, user).await?;
+    sqlx::query("UPDATE login_claims SET new_user = $2 WHERE claim_key = $1")
+        .bind(&c.key[..])
+        .bind(new_user)
+        .execute(&mut *tx)
+        .await
+        .map_err(unavailable)?;
+    insert_session_in(&mut tx, session).await?;
+    tx.commit().await.map_err(unavailable)?;
+    Ok(Some(new_user))
 }
 
 super::sql::sql_store!(SqliteStore, SqliteConnection);

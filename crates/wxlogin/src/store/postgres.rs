@@ -56,33 +56,13 @@ impl PostgresStore {
     }
 }
 
-/// What an upsert does to an existing user, with $1..$7 = appid, openid,
-/// unionid, sealed session_key, its fingerprint, now, previous_key_until: a
-/// new key moves the old one to `prev_*` with its grace deadline. `xmax = 0`
-/// tells an insert from an update, so two instances never both report a new
-/// user.
-///
-/// (A macro, not a const: `concat!` below needs a literal, and sqlx takes only
-/// `&'static str` SQL.)
-macro_rules! user_on_conflict {
-    () => {
-        "ON CONFLICT (appid, openid) DO UPDATE SET
-   unionid = COALESCE(EXCLUDED.unionid, users.unionid),
-   prev_session_key = CASE WHEN users.key_fp <> EXCLUDED.key_fp
-                           THEN users.session_key ELSE users.prev_session_key END,
-   prev_key_until   = CASE WHEN users.key_fp <> EXCLUDED.key_fp
-                           THEN $7 ELSE users.prev_key_until END,
-   session_key = EXCLUDED.session_key,
-   key_fp = EXCLUDED.key_fp,
-   updated_at = EXCLUDED.updated_at
- RETURNING (xmax = 0) AS inserted"
-    };
-}
-
+/// `xmax = 0` tells an insert from an update, so two instances never both
+/// report a new user.
 const UPSERT_USER: &str = concat!(
     "INSERT INTO users (appid, openid, unionid, session_key, key_fp, created_at, updated_at)
      VALUES ($1, $2, $3, $4, $5, $6, $6) ",
-    user_on_conflict!()
+    super::sql::user_on_conflict!(),
+    " RETURNING (xmax = 0) AS inserted"
 );
 
 /// A login's whole commit in one statement (one round trip instead of six):
@@ -99,8 +79,9 @@ const COMPLETE_LOGIN: &str = concat!(
          ), usr AS (
            INSERT INTO users (appid, openid, unionid, session_key, key_fp, created_at, updated_at)
            SELECT $1, $2, $3, $4, $5, $6, $6 FROM claim ",
-    user_on_conflict!(),
-    "), sess AS (
+    super::sql::user_on_conflict!(),
+    " RETURNING (xmax = 0) AS inserted
+         ), sess AS (
            INSERT INTO sessions (id, token_hash, appid, openid, unionid, created_at, expires_at, idle_expires_at)
            SELECT $10, $11, $12, $13, $14, $15, $16, $17 FROM claim
          )

@@ -357,6 +357,26 @@ macro_rules! sql_store {
 
 pub(crate) use sql_store;
 
+/// What an upsert does to an existing user, for both engines, with $1..$7 =
+/// appid, openid, unionid, sealed session_key, its fingerprint, now,
+/// previous_key_until: a new key moves the old one to `prev_*` with its grace
+/// deadline. (A macro, not a const: `concat!` needs a literal, and sqlx takes
+/// only `&'static str` SQL.)
+macro_rules! user_on_conflict {
+    () => {
+        "ON CONFLICT (appid, openid) DO UPDATE SET
+           unionid = COALESCE(excluded.unionid, users.unionid),
+           prev_session_key = CASE WHEN users.key_fp <> excluded.key_fp
+                                   THEN users.session_key ELSE users.prev_session_key END,
+           prev_key_until   = CASE WHEN users.key_fp <> excluded.key_fp
+                                   THEN $7 ELSE users.prev_key_until END,
+           session_key = excluded.session_key,
+           key_fp = excluded.key_fp,
+           updated_at = excluded.updated_at"
+    };
+}
+pub(crate) use user_on_conflict;
+
 /// A connection used this recently is handed out without a ping.
 const TRUSTED_IDLE: std::time::Duration = std::time::Duration::from_secs(1);
 

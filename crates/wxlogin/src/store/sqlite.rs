@@ -6,11 +6,12 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use async_trait::async_trait;
+use sqlx::query::Query;
 use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePoolOptions, SqliteRow,
-    SqliteSynchronous,
+    SqliteArguments, SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePoolOptions,
+    SqliteRow, SqliteSynchronous,
 };
-use sqlx::{Row, SqlitePool};
+use sqlx::{Row, Sqlite, SqlitePool};
 
 use super::{
     CachedToken, Claim, ClaimState, ClaimStore, LockStore, LoginRecord, SessionRecord,
@@ -92,6 +93,52 @@ impl SqliteStore {
 
 super::rows::row_mappers!(SqliteRow);
 
+/// Upsert a user ($1..$7 of `user_on_conflict!`).
+const UPSERT_USER: &str = concat!(
+    "INSERT INTO users (appid, openid, unionid, session_key, key_fp, created_at, updated_at)
+     VALUES ($1, $2, $3, $4, $5, $6, $6) ",
+    super::sql::user_on_conflict!()
+);
+
+/// A login's commit as one multi-statement call: sqlx hands each call to the
+/// connection's worker thread and back, and seven separate statements cost
+/// more than the writes. The claim is fenced on its owner ($8, $9) and marked
+/// done with the answer for replays ($10..$14), noting whether the user is
+/// new; the user upsert and the session insert ($15..$22) run only if that
+/// update did (the claim is now done with our session id). One transaction
+/// around it, opened and committed by the caller.
+const COMPLETE_LOGIN: &str = concat!(
+    "UPDATE login_claims SET state = 'done', session_id = $10, sealed_token = $11,
+       openid = $12, unionid = $13, session_expires_at = $14,
+       new_user = NOT EXISTS (SELECT 1 FROM users WHERE appid = $1 AND openid = $2)
+     WHERE claim_key = $8 AND owner = $9 AND state = 'pending'
+     RETURNING new_user;
+     INSERT INTO users (appid, openid, unionid, session_key, key_fp, created_at, updated_at)
+     SELECT $1, $2, $3, $4, $5, $6, $6
+     WHERE EXISTS (SELECT 1 FROM login_claims WHERE claim_key = $8 AND owner = $9
+                   AND state = 'done' AND session_id = $10) ",
+    super::sql::user_on_conflict!(),
+    ";
+     INSERT INTO sessions (id, token_hash, appid, openid, unionid, created_at, expires_at, idle_expires_at)
+     SELECT $15, $16, $17, $18, $19, $20, $21, $22
+     WHERE EXISTS (SELECT 1 FROM login_claims WHERE claim_key = $8 AND owner = $9
+                   AND state = 'done' AND session_id = $10);"
+);
+
+fn bind_user<'q>(
+    query: Query<'q, Sqlite, SqliteArguments>,
+    u: &'q UserUpsert,
+) -> Query<'q, Sqlite, SqliteArguments> {
+    query
+        .bind(&u.appid)
+        .bind(&u.openid)
+        .bind(&u.unionid)
+        .bind(&u.sealed_session_key)
+        .bind(&u.key_fingerprint)
+        .bind(u.now)
+        .bind(u.previous_key_until)
+}
+
 /// Upsert a user inside the caller's transaction; returns whether it is new.
 async fn upsert_user_in(conn: &mut SqliteConnection, u: &UserUpsert) -> Result<bool, StoreError> {
     let exists = sqlx::query("SELECT 1 FROM users WHERE appid = ?1 AND openid = ?2")
@@ -101,29 +148,10 @@ async fn upsert_user_in(conn: &mut SqliteConnection, u: &UserUpsert) -> Result<b
         .await
         .map_err(unavailable)?
         .is_some();
-    sqlx::query(
-        "INSERT INTO users (appid, openid, unionid, session_key, key_fp, created_at, updated_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6)
-         ON CONFLICT (appid, openid) DO UPDATE SET
-           unionid = COALESCE(excluded.unionid, users.unionid),
-           prev_session_key = CASE WHEN users.key_fp <> excluded.key_fp
-                                   THEN users.session_key ELSE users.prev_session_key END,
-           prev_key_until   = CASE WHEN users.key_fp <> excluded.key_fp
-                                   THEN ?7 ELSE users.prev_key_until END,
-           session_key = excluded.session_key,
-           key_fp = excluded.key_fp,
-           updated_at = excluded.updated_at",
-    )
-    .bind(&u.appid)
-    .bind(&u.openid)
-    .bind(&u.unionid)
-    .bind(&u.sealed_session_key)
-    .bind(&u.key_fingerprint)
-    .bind(u.now)
-    .bind(u.previous_key_until)
-    .execute(&mut *conn)
-    .await
-    .map_err(unavailable)?;
+    bind_user(sqlx::query(UPSERT_USER), u)
+        .execute(&mut *conn)
+        .await
+        .map_err(unavailable)?;
     Ok(!exists)
 }
 
@@ -133,37 +161,35 @@ async fn complete_login_in(
     writer: &SqlitePool,
     c: &Claim<'_>,
     user: &UserUpsert,
-    session: &SessionRecord,
+    s: &SessionRecord,
     record: &LoginRecord,
 ) -> Result<Option<bool>, StoreError> {
     let mut tx = writer.begin().await.map_err(unavailable)?;
-    let fenced = sqlx::query(
-        "UPDATE login_claims SET state = 'done', session_id = $3, sealed_token = $4,
-           openid = $5, unionid = $6, session_expires_at = $7
-         WHERE claim_key = $1 AND owner = $2 AND state = 'pending'",
-    )
-    .bind(&c.key[..])
-    .bind(c.owner)
-    .bind(&record.session_id)
-    .bind(&record.sealed_token)
-    .bind(&record.openid)
-    .bind(&record.unionid)
-    .bind(record.expires_at)
-    .execute(&mut *tx)
-    .await
-    .map_err(unavailable)?;
-    if fenced.rows_affected() != 1 {
-        tx.rollback().await.map_err(unavailable)?;
-        return Ok(None);
-    }
-    let new_user = upsert_user_in(&mut tx, user).await?;
-    sqlx::query("UPDATE login_claims SET new_user = $2 WHERE claim_key = $1")
+    // `fetch_all`, not `fetch_optional`: every statement must run.
+    let rows = bind_user(sqlx::query(COMPLETE_LOGIN), user)
         .bind(&c.key[..])
-        .bind(new_user)
-        .execute(&mut *tx)
+        .bind(c.owner)
+        .bind(&record.session_id)
+        .bind(&record.sealed_token)
+        .bind(&record.openid)
+        .bind(&record.unionid)
+        .bind(record.expires_at)
+        .bind(&s.id)
+        .bind(&s.token_hash.0[..])
+        .bind(&s.appid)
+        .bind(&s.openid)
+        .bind(&s.unionid)
+        .bind(s.created_at)
+        .bind(s.expires_at)
+        .bind(s.idle_expires_at)
+        .fetch_all(&mut *tx)
         .await
         .map_err(unavailable)?;
-    insert_session_in(&mut tx, session).await?;
+    let Some(row) = rows.first() else {
+        tx.rollback().await.map_err(unavailable)?;
+        return Ok(None);
+    };
+    let new_user: bool = row.try_get("new_user").map_err(corrupt)?;
     tx.commit().await.map_err(unavailable)?;
     Ok(Some(new_user))
 }

@@ -9,6 +9,7 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use async_trait::async_trait;
+use sqlx::pool::PoolConnection;
 use sqlx::postgres::{PgArguments, PgConnectOptions, PgConnection, PgRow};
 use sqlx::query::Query;
 use sqlx::{PgPool, Postgres, Row};
@@ -46,6 +47,12 @@ impl PostgresStore {
             reader: pool.clone(),
             writer: pool,
         })
+    }
+
+    /// A connection for writes (the pool's: PostgreSQL queues writers on
+    /// row locks itself).
+    async fn write(&self) -> Result<PoolConnection<Postgres>, StoreError> {
+        self.writer.acquire().await.map_err(unavailable)
     }
 
     pub async fn migrate(&self) -> Result<(), StoreError> {
@@ -118,7 +125,7 @@ fn bind_user<'q>(
 /// Commit a login, fenced on the claim's owner; `None` when the claim is no
 /// longer ours.
 async fn complete_login_in(
-    writer: &PgPool,
+    conn: &mut PgConnection,
     c: &Claim<'_>,
     user: &UserUpsert,
     s: &SessionRecord,
@@ -139,7 +146,7 @@ async fn complete_login_in(
         .bind(&record.openid)
         .bind(&record.unionid)
         .bind(record.expires_at)
-        .fetch_optional(writer)
+        .fetch_optional(conn)
         .await
         .map_err(unavailable)?;
     row.map(|row| row.try_get("new_user").map_err(corrupt))

@@ -1,10 +1,11 @@
 //! The SQL shared by the SQLite and PostgreSQL stores. Both speak the same
 //! dialect for everything we need (`$N` parameters, `ON CONFLICT … DO UPDATE
 //! … WHERE`, `EXCLUDED`), so one macro writes the trait impls for each; a
-//! backend module only provides its pools (`reader` for plain reads, `writer`
-//! for everything that writes; the same pool on PostgreSQL, a single-connection
-//! pool on SQLite so that writers queue in process instead of sleeping in
-//! SQLite's busy handler), `connect`/`migrate`, the row mappers
+//! backend module only provides `reader` (a pool for plain reads) and `write()`
+//! (a connection for everything that writes: one from the pool on PostgreSQL;
+//! on SQLite the one writer connection, behind a fair lock so that writers
+//! queue in process instead of sleeping in SQLite's busy handler),
+//! `connect`/`migrate`, the row mappers
 //! (`rows.rs`), `upsert_user_in`, whose "was it new?" differs per engine, and
 //! `complete_login_in`: one statement on PostgreSQL (writable CTEs: a login's
 //! commit is one round trip), one transaction of several on SQLite (no
@@ -34,7 +35,8 @@ macro_rules! sql_store {
         #[async_trait]
         impl UserStore for $store {
             async fn upsert_user(&self, user: &UserUpsert) -> Result<bool, StoreError> {
-                let mut tx = self.writer.begin().await.map_err(unavailable)?;
+                let mut w = self.write().await?;
+                let mut tx = sqlx::Connection::begin(&mut *w).await.map_err(unavailable)?;
                 let new = upsert_user_in(&mut tx, user).await?;
                 tx.commit().await.map_err(unavailable)?;
                 Ok(new)
@@ -79,7 +81,7 @@ macro_rules! sql_store {
                 )
                 .bind(id)
                 .bind(idle_expires_at)
-                .execute(&self.writer)
+                .execute(&mut *self.write().await?)
                 .await
                 .map_err(unavailable)?;
                 Ok(())
@@ -90,7 +92,7 @@ macro_rules! sql_store {
                     sqlx::query("UPDATE sessions SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL")
                         .bind(id)
                         .bind(now)
-                        .execute(&self.writer)
+                        .execute(&mut *self.write().await?)
                         .await
                         .map_err(unavailable)?;
                 Ok(done.rows_affected() == 1)
@@ -102,7 +104,8 @@ macro_rules! sql_store {
                 new: &SessionRecord,
                 now: UnixTime,
             ) -> Result<bool, StoreError> {
-                let mut tx = self.writer.begin().await.map_err(unavailable)?;
+                let mut w = self.write().await?;
+                let mut tx = sqlx::Connection::begin(&mut *w).await.map_err(unavailable)?;
                 let revoked = sqlx::query(
                     "UPDATE sessions SET revoked_at = $2
                      WHERE id = $1 AND revoked_at IS NULL AND expires_at > $2 AND idle_expires_at > $2",
@@ -159,7 +162,7 @@ macro_rules! sql_store {
                 .bind(appid)
                 .bind(openid)
                 .bind(now)
-                .execute(&self.writer)
+                .execute(&mut *self.write().await?)
                 .await
                 .map_err(unavailable)?;
                 Ok(done.rows_affected())
@@ -192,7 +195,7 @@ macro_rules! sql_store {
                 .bind(c.lease_until)
                 .bind(c.expires_at)
                 .bind(c.now)
-                .fetch_optional(&self.writer)
+                .fetch_optional(&mut *self.write().await?)
                 .await
                 .map_err(unavailable)?;
                 if taken.is_some() {
@@ -203,7 +206,7 @@ macro_rules! sql_store {
                      FROM login_claims WHERE claim_key = $1",
                 )
                 .bind(&c.key[..])
-                .fetch_optional(&self.writer)
+                .fetch_optional(&mut *self.write().await?)
                 .await
                 .map_err(unavailable)?;
                 match row {
@@ -220,7 +223,7 @@ macro_rules! sql_store {
                 session: &SessionRecord,
                 record: &LoginRecord,
             ) -> Result<Option<bool>, StoreError> {
-                complete_login_in(&self.writer, c, user, session, record).await
+                complete_login_in(&mut *self.write().await?, c, user, session, record).await
             }
 
             async fn fail_claim(
@@ -236,7 +239,7 @@ macro_rules! sql_store {
                 .bind(&key[..])
                 .bind(owner)
                 .bind(error_code)
-                .execute(&self.writer)
+                .execute(&mut *self.write().await?)
                 .await
                 .map_err(unavailable)?;
                 Ok(())
@@ -248,7 +251,7 @@ macro_rules! sql_store {
                 )
                 .bind(&key[..])
                 .bind(owner)
-                .execute(&self.writer)
+                .execute(&mut *self.write().await?)
                 .await
                 .map_err(unavailable)?;
                 Ok(())
@@ -279,7 +282,7 @@ macro_rules! sql_store {
                 .bind(&token.sealed_token)
                 .bind(token.expires_at)
                 .bind(token.fence)
-                .execute(&self.writer)
+                .execute(&mut *self.write().await?)
                 .await
                 .map_err(unavailable)?;
                 Ok(done.rows_affected() == 1)
@@ -308,7 +311,7 @@ macro_rules! sql_store {
                 .bind(owner)
                 .bind(lease_until)
                 .bind(now)
-                .fetch_optional(&self.writer)
+                .fetch_optional(&mut *self.write().await?)
                 .await
                 .map_err(unavailable)?;
                 row.map(|r| r.try_get::<i64, _>("fence").map_err(corrupt))
@@ -319,7 +322,7 @@ macro_rules! sql_store {
                 sqlx::query("UPDATE locks SET lease_until = 0 WHERE name = $1 AND owner = $2")
                     .bind(name)
                     .bind(owner)
-                    .execute(&self.writer)
+                    .execute(&mut *self.write().await?)
                     .await
                     .map_err(unavailable)?;
                 Ok(())
@@ -339,14 +342,14 @@ macro_rules! sql_store {
             async fn purge_expired(&self, now: UnixTime) -> Result<u64, StoreError> {
                 let claims = sqlx::query("DELETE FROM login_claims WHERE expires_at <= $1")
                     .bind(now)
-                    .execute(&self.writer)
+                    .execute(&mut *self.write().await?)
                     .await
                     .map_err(unavailable)?;
                 let sessions = sqlx::query(
                     "DELETE FROM sessions WHERE expires_at <= $1 OR idle_expires_at <= $1 OR revoked_at <= $1",
                 )
                 .bind(now - 86_400)
-                .execute(&self.writer)
+                .execute(&mut *self.write().await?)
                 .await
                 .map_err(unavailable)?;
                 Ok(claims.rows_affected() + sessions.rows_affected())

@@ -2,10 +2,13 @@
 //! `synchronous = FULL` (an acknowledged login survives a crash or power cut),
 //! embedded migrations. `sqlite::memory:` gives a private in-memory database.
 
+use std::ops::{Deref, DerefMut};
 use std::str::FromStr;
 use std::time::Duration;
 
 use async_trait::async_trait;
+use sqlx::ConnectOptions as _;
+use sqlx::pool::PoolConnection;
 use sqlx::query::Query;
 use sqlx::sqlite::{
     SqliteArguments, SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePoolOptions,
@@ -23,12 +26,49 @@ use crate::domain::token::TokenHash;
 pub struct SqliteStore {
     /// Plain reads, in parallel (WAL readers do not block the writer).
     reader: SqlitePool,
-    /// Everything that writes, through one connection: SQLite has one writer
-    /// at a time, and writers that wait in sqlx's pool queue (fair, woken at
-    /// once) instead of sleeping in SQLite's busy handler (up to 100 ms a nap),
-    /// which made logins under load slow and bursty.
-    writer: SqlitePool,
+    writer: Writer,
 }
+
+/// Everything that writes goes through one connection: SQLite has one writer
+/// at a time, and writers that wait for it in process (a fair queue, woken at
+/// once) do better than writers sleeping in SQLite's busy handler (up to
+/// 100 ms a nap), which made logins under load slow and bursty. A file
+/// database keeps that connection behind a lock rather than in a one-slot
+/// sqlx pool: the pool pings a connection each time it comes back, which on
+/// the writer is a worker round trip every other writer waits behind.
+enum Writer {
+    Connection(tokio::sync::Mutex<SqliteConnection>),
+    /// An in-memory database is one connection, shared with the reads.
+    Pool(SqlitePool),
+}
+
+/// The writer connection while one caller holds it.
+enum WriteGuard<'a> {
+    Connection(tokio::sync::MutexGuard<'a, SqliteConnection>),
+    Pool(PoolConnection<Sqlite>),
+}
+
+impl Deref for WriteGuard<'_> {
+    type Target = SqliteConnection;
+    fn deref(&self) -> &SqliteConnection {
+        match self {
+            Self::Connection(c) => c,
+            Self::Pool(c) => c,
+        }
+    }
+}
+
+impl DerefMut for WriteGuard<'_> {
+    fn deref_mut(&mut self) -> &mut SqliteConnection {
+        match self {
+            Self::Connection(c) => c,
+            Self::Pool(c) => c,
+        }
+    }
+}
+
+/// How long a write waits for the writer before it answers "unavailable".
+const WRITER_WAIT: Duration = Duration::from_secs(5);
 
 fn unavailable(e: sqlx::Error) -> StoreError {
     // sqlx's Display for database errors is the engine's message (no row data).
@@ -66,26 +106,44 @@ impl SqliteStore {
             let pool = open(single, options).await?;
             return Ok(Self {
                 reader: pool.clone(),
-                writer: pool,
+                writer: Writer::Pool(pool),
             });
         }
         // The writer first: it creates the file and switches it to WAL.
-        let writer = open(
-            super::sql::pool_options::<sqlx::Sqlite>().max_connections(1),
-            options.clone(),
-        )
-        .await?;
+        let writer = options
+            .connect()
+            .await
+            .map_err(|e| StoreError::Unavailable(format!("cannot open sqlite database: {e}")))?;
         let reader = open(
             super::sql::pool_options::<sqlx::Sqlite>().max_connections(8),
             options,
         )
         .await?;
-        Ok(Self { reader, writer })
+        Ok(Self {
+            reader,
+            writer: Writer::Connection(tokio::sync::Mutex::new(writer)),
+        })
+    }
+
+    /// The writer connection, once every write queued before this one is done.
+    async fn write(&self) -> Result<WriteGuard<'_>, StoreError> {
+        let busy = |_| StoreError::Unavailable("the sqlite writer stayed busy".into());
+        match &self.writer {
+            Writer::Connection(lock) => tokio::time::timeout(WRITER_WAIT, lock.lock())
+                .await
+                .map(WriteGuard::Connection)
+                .map_err(busy),
+            Writer::Pool(pool) => pool
+                .acquire()
+                .await
+                .map(WriteGuard::Pool)
+                .map_err(unavailable),
+        }
     }
 
     pub async fn migrate(&self) -> Result<(), StoreError> {
         sqlx::migrate!("migrations/sqlite")
-            .run(&self.writer)
+            .run(&mut *self.write().await?)
             .await
             .map_err(|e| StoreError::Unavailable(format!("migration failed: {e}")))
     }
@@ -158,13 +216,13 @@ async fn upsert_user_in(conn: &mut SqliteConnection, u: &UserUpsert) -> Result<b
 /// Commit a login in one transaction, fenced on the claim's owner; `None`
 /// when the claim is no longer ours.
 async fn complete_login_in(
-    writer: &SqlitePool,
+    conn: &mut SqliteConnection,
     c: &Claim<'_>,
     user: &UserUpsert,
     s: &SessionRecord,
     record: &LoginRecord,
 ) -> Result<Option<bool>, StoreError> {
-    let mut tx = writer.begin().await.map_err(unavailable)?;
+    let mut tx = sqlx::Connection::begin(conn).await.map_err(unavailable)?;
     // `fetch_all`, not `fetch_optional`: every statement must run.
     let rows = bind_user(sqlx::query(COMPLETE_LOGIN), user)
         .bind(&c.key[..])

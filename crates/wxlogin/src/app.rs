@@ -135,7 +135,8 @@ impl Application {
 
 /// Periodic cleanup: expired claims and dead sessions, idle rate-limit keys;
 /// with the verify cache on, its stale entries every `cache_ttl` seconds, so an
-/// opened session_key leaves memory at most `cache_ttl` after it stops serving.
+/// opened session_key leaves memory about `cache_ttl` after it stops serving
+/// (later by as long as a slow store makes the purge beside it wait).
 async fn housekeeping(state: Arc<HttpState>) {
     let mut tick = tokio::time::interval(Duration::from_secs(60));
     // With the cache off the sweep never comes due (and would be a no-op).

@@ -126,6 +126,10 @@ impl VerifyCache {
     }
 
     pub(crate) fn put_user(&self, openid: &str, keys: &Arc<UserKeys>, now: UnixTime) {
+        // `key_grace = 0`: an entry could never serve, so keep no opened key.
+        if self.user_ttl <= 0 {
+            return;
+        }
         let entry = Entry {
             value: Arc::clone(keys),
             cached_at: now,
@@ -188,5 +192,9 @@ mod tests {
         assert!(cache.user("wx0000000000000001", "o1", 102).is_none());
         cache.forget_user("o1");
         assert!(cache.user("wx0000000000000001", "o1", 101).is_none());
+        // No grace period: no opened key is kept at all.
+        let cache = VerifyCache::new(5, 0).expect("on");
+        cache.put_user("o1", &keys("wx0000000000000001"), 100);
+        assert_eq!(cache.users.len(), 0);
     }
 }

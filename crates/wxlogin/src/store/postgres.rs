@@ -1,6 +1,6 @@
 //! PostgreSQL store: several `wxlogin serve` instances share it and behave as
 //! one service. Single flight and fencing come from conditional upserts on the
-//! claim and lock rows; a login commits in one transaction. Migrations are
+//! claim and lock rows; a login commits in one statement. Migrations are
 //! embedded (`migrations/postgres`) and run at start or by `wxlogin migrate`.
 //! A schema other than `public` is chosen with the URL's
 //! `options=-c search_path=NAME`.
@@ -75,7 +75,7 @@ const UPSERT_USER: &str = concat!(
 /// A login's whole commit in one statement (one round trip instead of six):
 /// the claim row is locked if we still hold it ($8 key, $9 owner), and only
 /// then are the user upserted, the session inserted ($10..$17) and the claim
-/// marked done with the answer for replays ($18 sealed token). Sub-statements
+/// marked done with the answer for replays ($18..$22). Sub-statements
 /// of a WITH run once each on one snapshot; none touches a row another one
 /// writes, and an empty `claim` makes every one of them a no-op.
 const COMPLETE_LOGIN: &str = concat!(
@@ -92,7 +92,7 @@ const COMPLETE_LOGIN: &str = concat!(
            INSERT INTO sessions (id, token_hash, appid, openid, unionid, created_at, expires_at, idle_expires_at)
            SELECT $10, $11, $12, $13, $14, $15, $16, $17 FROM claim
          )
-         UPDATE login_claims SET state = 'done', session_id = $10, sealed_token = $18,
+         UPDATE login_claims SET state = 'done', session_id = $22, sealed_token = $18,
            openid = $19, unionid = $20, session_expires_at = $21,
            new_user = (SELECT inserted FROM usr)
          WHERE claim_key = (SELECT claim_key FROM claim)
@@ -146,6 +146,7 @@ async fn complete_login_in(
         .bind(&record.openid)
         .bind(&record.unionid)
         .bind(record.expires_at)
+        .bind(&record.session_id)
         .fetch_optional(conn)
         .await
         .map_err(unavailable)?;

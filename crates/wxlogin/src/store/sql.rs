@@ -116,8 +116,9 @@ macro_rules! sql_store {
                 .await
                 .map_err(unavailable)?;
                 if revoked.rows_affected() != 1 {
-                    // Roll back now: a dropped transaction would only roll back when
-                    // its connection is next used, holding locks until then.
+                    // Roll back now rather than leave it to the dropped transaction
+                    // (on PostgreSQL that waits until the connection is next used,
+                    // holding locks until then).
                     tx.rollback().await.map_err(unavailable)?;
                     return Ok(false);
                 }

@@ -163,8 +163,8 @@ const UPSERT_USER: &str = concat!(
 /// more than the writes. The claim is fenced on its owner ($8, $9) and marked
 /// done with the answer for replays ($10..$14), noting whether the user is
 /// new; the user upsert and the session insert ($15..$22) run only if that
-/// update did (the claim is now done with our session id). One transaction
-/// around it, opened and committed by the caller.
+/// update did (the claim is now done with our session id). Run inside one
+/// transaction by `complete_login_in`.
 const COMPLETE_LOGIN: &str = concat!(
     "UPDATE login_claims SET state = 'done', session_id = $10, sealed_token = $11,
        openid = $12, unionid = $13, session_expires_at = $14,

@@ -35,7 +35,10 @@ pub struct SqliteStore {
 /// 100 ms a nap), which made logins under load slow and bursty. A file
 /// database keeps that connection behind a lock rather than in a one-slot
 /// sqlx pool: the pool pings a connection each time it comes back, which on
-/// the writer is a worker round trip every other writer waits behind.
+/// the writer is a worker round trip every other writer waits behind. (What
+/// the pool's ping also did: replace a connection whose worker thread had
+/// died. Here such a crash would fail every write until a restart; sqlx's
+/// worker only dies on a panic inside it.)
 enum Writer {
     Connection(tokio::sync::Mutex<SqliteConnection>),
     /// An in-memory database is one connection, shared with the reads.

@@ -321,11 +321,7 @@ async fn raw_postgres_and_redis_contents_hold_no_session_key_and_no_token() {
         let secrets = secrets_after_logins(&app).await;
         let client = redis::Client::open(prefix.base_url.as_str()).unwrap();
         let mut conn = client.get_multiplexed_async_connection().await.unwrap();
-        let keys: Vec<String> = redis::cmd("KEYS")
-            .arg(format!("{}:*", prefix.prefix))
-            .query_async(&mut conn)
-            .await
-            .unwrap();
+        let keys = prefix.keys(&mut conn).await;
         let mut dump = Vec::new();
         for key in keys {
             dump.extend(key.as_bytes());

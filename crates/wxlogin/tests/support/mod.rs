@@ -100,18 +100,58 @@ impl RedisPrefix {
     }
 }
 
+impl RedisPrefix {
+    /// Every key under this prefix. SCAN in large steps, not KEYS: KEYS walks
+    /// the whole keyspace in one blocking call, and timed out on a Redis that
+    /// held millions of other keys (a benchmark's, being cleaned up).
+    pub async fn keys(&self, conn: &mut redis::aio::MultiplexedConnection) -> Vec<String> {
+        let mut out = Vec::new();
+        let mut cursor = 0u64;
+        loop {
+            let (next, batch): (u64, Vec<String>) = self
+                .scan_step(cursor)
+                .query_async(conn)
+                .await
+                .expect("SCAN");
+            out.extend(batch);
+            if next == 0 {
+                return out;
+            }
+            cursor = next;
+        }
+    }
+
+    fn scan_step(&self, cursor: u64) -> redis::Cmd {
+        let mut cmd = redis::cmd("SCAN");
+        cmd.arg(cursor)
+            .arg("MATCH")
+            .arg(format!("{}:*", self.prefix))
+            .arg("COUNT")
+            .arg(10_000);
+        cmd
+    }
+}
+
 impl Drop for RedisPrefix {
     fn drop(&mut self) {
-        if let Ok(client) = redis::Client::open(self.base_url.as_str())
-            && let Ok(mut conn) = client.get_connection()
+        let Ok(client) = redis::Client::open(self.base_url.as_str()) else {
+            return;
+        };
+        let Ok(mut conn) = client.get_connection() else {
+            return;
+        };
+        let mut cursor = 0u64;
+        while let Ok((next, keys)) = self
+            .scan_step(cursor)
+            .query::<(u64, Vec<String>)>(&mut conn)
         {
-            let keys: Vec<String> = redis::cmd("KEYS")
-                .arg(format!("{}:*", self.prefix))
-                .query(&mut conn)
-                .unwrap_or_default();
             for key in keys {
                 let _: Result<(), _> = redis::cmd("DEL").arg(key).query(&mut conn);
             }
+            if next == 0 {
+                break;
+            }
+            cursor = next;
         }
     }
 }

@@ -10,8 +10,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use sqlx::pool::PoolConnection;
-use sqlx::postgres::{PgArguments, PgConnectOptions, PgConnection, PgRow};
-use sqlx::query::Query;
+use sqlx::postgres::{PgConnectOptions, PgConnection, PgRow};
 use sqlx::{PgPool, Postgres, Row};
 
 use super::{
@@ -92,8 +91,8 @@ const COMPLETE_LOGIN: &str = concat!(
            INSERT INTO sessions (id, token_hash, appid, openid, unionid, created_at, expires_at, idle_expires_at)
            SELECT $10, $11, $12, $13, $14, $15, $16, $17 FROM claim
          )
-         UPDATE login_claims SET state = 'done', session_id = $22, sealed_token = $18,
-           openid = $19, unionid = $20, session_expires_at = $21,
+         UPDATE login_claims SET state = 'done', session_id = $18, sealed_token = $19,
+           openid = $20, unionid = $21, session_expires_at = $22,
            new_user = (SELECT inserted FROM usr)
          WHERE claim_key = (SELECT claim_key FROM claim)
          RETURNING new_user"
@@ -108,20 +107,6 @@ async fn upsert_user_in(conn: &mut PgConnection, u: &UserUpsert) -> Result<bool,
     row.try_get("inserted").map_err(corrupt)
 }
 
-fn bind_user<'q>(
-    query: Query<'q, Postgres, PgArguments>,
-    u: &'q UserUpsert,
-) -> Query<'q, Postgres, PgArguments> {
-    query
-        .bind(&u.appid)
-        .bind(&u.openid)
-        .bind(&u.unionid)
-        .bind(&u.sealed_session_key)
-        .bind(&u.key_fingerprint)
-        .bind(u.now)
-        .bind(u.previous_key_until)
-}
-
 /// Commit a login, fenced on the claim's owner; `None` when the claim is no
 /// longer ours.
 async fn complete_login_in(
@@ -131,22 +116,7 @@ async fn complete_login_in(
     s: &SessionRecord,
     record: &LoginRecord,
 ) -> Result<Option<bool>, StoreError> {
-    let row = bind_user(sqlx::query(COMPLETE_LOGIN), user)
-        .bind(&c.key[..])
-        .bind(c.owner)
-        .bind(&s.id)
-        .bind(&s.token_hash.0[..])
-        .bind(&s.appid)
-        .bind(&s.openid)
-        .bind(&s.unionid)
-        .bind(s.created_at)
-        .bind(s.expires_at)
-        .bind(s.idle_expires_at)
-        .bind(&record.sealed_token)
-        .bind(&record.openid)
-        .bind(&record.unionid)
-        .bind(record.expires_at)
-        .bind(&record.session_id)
+    let row = bind_login(sqlx::query(COMPLETE_LOGIN), c, user, s, record)
         .fetch_optional(conn)
         .await
         .map_err(unavailable)?;
@@ -154,4 +124,4 @@ async fn complete_login_in(
         .transpose()
 }
 
-super::sql::sql_store!(PostgresStore, PgConnection);
+super::sql::sql_store!(PostgresStore, PgConnection, Postgres);

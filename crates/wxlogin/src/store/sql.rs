@@ -12,20 +12,61 @@
 //! writable CTEs; its statements are calls into the same process).
 
 macro_rules! sql_store {
-    ($store:ty, $conn:ty) => {
+    ($store:ty, $conn:ty, $db:ty) => {
+        type BoundQuery<'q> = sqlx::query::Query<'q, $db, <$db as sqlx::Database>::Arguments>;
+
+        /// Bind a user's seven fields, in `user_on_conflict!`'s order.
+        fn bind_user<'q>(query: BoundQuery<'q>, u: &'q UserUpsert) -> BoundQuery<'q> {
+            query
+                .bind(&u.appid)
+                .bind(&u.openid)
+                .bind(&u.unionid)
+                .bind(&u.sealed_session_key)
+                .bind(&u.key_fingerprint)
+                .bind(u.now)
+                .bind(u.previous_key_until)
+        }
+
+        /// Bind a session's eight columns, in the `sessions` table's order.
+        fn bind_session<'q>(query: BoundQuery<'q>, s: &'q SessionRecord) -> BoundQuery<'q> {
+            query
+                .bind(&s.id)
+                .bind(&s.token_hash.0[..])
+                .bind(&s.appid)
+                .bind(&s.openid)
+                .bind(&s.unionid)
+                .bind(s.created_at)
+                .bind(s.expires_at)
+                .bind(s.idle_expires_at)
+        }
+
+        /// The parameters of both engines' `COMPLETE_LOGIN`: $1..$7 the user,
+        /// $8 / $9 the claim's key and owner, $10..$17 the session, $18..$22
+        /// the answer kept for replays (session id, sealed token, openid,
+        /// unionid, session expiry).
+        fn bind_login<'q>(
+            query: BoundQuery<'q>,
+            c: &'q Claim<'_>,
+            user: &'q UserUpsert,
+            s: &'q SessionRecord,
+            record: &'q LoginRecord,
+        ) -> BoundQuery<'q> {
+            bind_session(bind_user(query, user).bind(&c.key[..]).bind(c.owner), s)
+                .bind(&record.session_id)
+                .bind(&record.sealed_token)
+                .bind(&record.openid)
+                .bind(&record.unionid)
+                .bind(record.expires_at)
+        }
+
         async fn insert_session_in(conn: &mut $conn, s: &SessionRecord) -> Result<(), StoreError> {
-            sqlx::query(
-                "INSERT INTO sessions (id, token_hash, appid, openid, unionid, created_at, expires_at, idle_expires_at)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+            bind_session(
+                sqlx::query(
+                    "INSERT INTO sessions (id, token_hash, appid, openid, unionid, created_at, expires_at, idle_expires_at)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                ),
+                s,
             )
-            .bind(&s.id)
-            .bind(&s.token_hash.0[..])
-            .bind(&s.appid)
-            .bind(&s.openid)
-            .bind(&s.unionid)
-            .bind(s.created_at)
-            .bind(s.expires_at)
-            .bind(s.idle_expires_at)
             .execute(&mut *conn)
             .await
             .map_err(unavailable)?;

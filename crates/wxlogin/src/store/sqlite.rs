@@ -9,10 +9,9 @@ use std::time::Duration;
 use async_trait::async_trait;
 use sqlx::ConnectOptions as _;
 use sqlx::pool::PoolConnection;
-use sqlx::query::Query;
 use sqlx::sqlite::{
-    SqliteArguments, SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePoolOptions,
-    SqliteRow, SqliteSynchronous,
+    SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePoolOptions, SqliteRow,
+    SqliteSynchronous,
 };
 use sqlx::{Row, Sqlite, SqlitePool};
 
@@ -164,41 +163,27 @@ const UPSERT_USER: &str = concat!(
 /// A login's commit as one multi-statement call: sqlx hands each call to the
 /// connection's worker thread and back, and seven separate statements cost
 /// more than the writes. The claim is fenced on its owner ($8, $9) and marked
-/// done with the answer for replays ($10..$14), noting whether the user is
-/// new; the user upsert and the session insert ($15..$22) run only if that
+/// done with the answer for replays ($18..$22), noting whether the user is
+/// new; the user upsert and the session insert ($10..$17) run only if that
 /// update did (the claim is now done with our session id). Run inside one
 /// transaction by `complete_login_in`.
 const COMPLETE_LOGIN: &str = concat!(
-    "UPDATE login_claims SET state = 'done', session_id = $10, sealed_token = $11,
-       openid = $12, unionid = $13, session_expires_at = $14,
+    "UPDATE login_claims SET state = 'done', session_id = $18, sealed_token = $19,
+       openid = $20, unionid = $21, session_expires_at = $22,
        new_user = NOT EXISTS (SELECT 1 FROM users WHERE appid = $1 AND openid = $2)
      WHERE claim_key = $8 AND owner = $9 AND state = 'pending'
      RETURNING new_user;
      INSERT INTO users (appid, openid, unionid, session_key, key_fp, created_at, updated_at)
      SELECT $1, $2, $3, $4, $5, $6, $6
      WHERE EXISTS (SELECT 1 FROM login_claims WHERE claim_key = $8 AND owner = $9
-                   AND state = 'done' AND session_id = $10) ",
+                   AND state = 'done' AND session_id = $18) ",
     super::sql::user_on_conflict!(),
     ";
      INSERT INTO sessions (id, token_hash, appid, openid, unionid, created_at, expires_at, idle_expires_at)
-     SELECT $15, $16, $17, $18, $19, $20, $21, $22
+     SELECT $10, $11, $12, $13, $14, $15, $16, $17
      WHERE EXISTS (SELECT 1 FROM login_claims WHERE claim_key = $8 AND owner = $9
-                   AND state = 'done' AND session_id = $10);"
+                   AND state = 'done' AND session_id = $18);"
 );
-
-fn bind_user<'q>(
-    query: Query<'q, Sqlite, SqliteArguments>,
-    u: &'q UserUpsert,
-) -> Query<'q, Sqlite, SqliteArguments> {
-    query
-        .bind(&u.appid)
-        .bind(&u.openid)
-        .bind(&u.unionid)
-        .bind(&u.sealed_session_key)
-        .bind(&u.key_fingerprint)
-        .bind(u.now)
-        .bind(u.previous_key_until)
-}
 
 /// Upsert a user inside the caller's transaction; returns whether it is new.
 async fn upsert_user_in(conn: &mut SqliteConnection, u: &UserUpsert) -> Result<bool, StoreError> {
@@ -227,22 +212,7 @@ async fn complete_login_in(
 ) -> Result<Option<bool>, StoreError> {
     let mut tx = sqlx::Connection::begin(conn).await.map_err(unavailable)?;
     // `fetch_all`, not `fetch_optional`: every statement must run.
-    let rows = bind_user(sqlx::query(COMPLETE_LOGIN), user)
-        .bind(&c.key[..])
-        .bind(c.owner)
-        .bind(&record.session_id)
-        .bind(&record.sealed_token)
-        .bind(&record.openid)
-        .bind(&record.unionid)
-        .bind(record.expires_at)
-        .bind(&s.id)
-        .bind(&s.token_hash.0[..])
-        .bind(&s.appid)
-        .bind(&s.openid)
-        .bind(&s.unionid)
-        .bind(s.created_at)
-        .bind(s.expires_at)
-        .bind(s.idle_expires_at)
+    let rows = bind_login(sqlx::query(COMPLETE_LOGIN), c, user, s, record)
         .fetch_all(&mut *tx)
         .await
         .map_err(unavailable)?;
@@ -255,4 +225,4 @@ async fn complete_login_in(
     Ok(Some(new_user))
 }
 
-super::sql::sql_store!(SqliteStore, SqliteConnection);
+super::sql::sql_store!(SqliteStore, SqliteConnection, Sqlite);

@@ -34,20 +34,6 @@ impl From<&SessionRecord> for SessionInfo {
     }
 }
 
-impl From<SessionRecord> for SessionInfo {
-    fn from(r: SessionRecord) -> Self {
-        Self {
-            session_id: r.id,
-            appid: r.appid,
-            openid: r.openid,
-            unionid: r.unionid,
-            created_at: r.created_at,
-            expires_at: r.expires_at,
-            idle_expires_at: r.idle_expires_at,
-        }
-    }
-}
-
 /// A new token issued by refresh.
 #[derive(Debug, Clone)]
 pub struct Refreshed {
@@ -153,7 +139,7 @@ impl Core {
         }
         Ok(Refreshed {
             token,
-            session: record.into(),
+            session: (&record).into(),
         })
     }
 
@@ -191,7 +177,7 @@ impl Core {
             .store
             .list_sessions(appid, openid, self.clock.now())
             .await?;
-        Ok(sessions.into_iter().map(SessionInfo::from).collect())
+        Ok(sessions.iter().map(SessionInfo::from).collect())
     }
 
     /// Revoke every session of a user (admin); returns how many were active.

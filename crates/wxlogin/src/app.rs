@@ -139,15 +139,12 @@ impl Application {
 /// (later by as long as a slow store makes the purge beside it wait).
 async fn housekeeping(state: Arc<HttpState>) {
     let mut tick = tokio::time::interval(Duration::from_secs(60));
-    // With the cache off the sweep never comes due (and would be a no-op).
-    let sweep_every = match state.core.policy.cache_ttl {
-        ttl if ttl > 0 => Duration::from_secs(ttl as u64),
-        _ => Duration::from_secs(u32::MAX.into()),
-    };
-    let mut sweep = tokio::time::interval(sweep_every);
+    let cache_ttl = state.core.policy.cache_ttl;
+    let mut sweep = tokio::time::interval(Duration::from_secs(cache_ttl.max(1) as u64));
     loop {
         tokio::select! {
-            _ = sweep.tick() => state.core.sweep_cache(),
+            // With the cache off there is nothing to sweep.
+            _ = sweep.tick(), if cache_ttl > 0 => state.core.sweep_cache(),
             _ = tick.tick() => {
                 state.limiter.shrink();
                 match state.core.store.purge_expired(state.core.clock.now()).await {

@@ -18,6 +18,7 @@ mod redis_lua;
 mod rows;
 mod sql;
 pub mod sqlite;
+mod sqlite_reads;
 
 /// A store failure. Messages never contain row contents.
 #[derive(Debug, thiserror::Error)]

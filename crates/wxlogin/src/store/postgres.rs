@@ -13,6 +13,7 @@ use sqlx::pool::PoolConnection;
 use sqlx::postgres::{PgConnectOptions, PgConnection, PgRow};
 use sqlx::{PgPool, Postgres, Row};
 
+use super::sql::Inline;
 use super::{
     CachedToken, Claim, ClaimState, ClaimStore, LockStore, LoginRecord, SessionRecord,
     SessionStore, Store, StoreError, TokenStore, UserRecord, UserStore, UserUpsert,
@@ -52,6 +53,15 @@ impl PostgresStore {
     /// row locks itself).
     async fn write(&self) -> Result<PoolConnection<Postgres>, StoreError> {
         self.writer.acquire().await.map_err(unavailable)
+    }
+
+    /// Every read goes through the pool.
+    fn session_inline(&self, _: &TokenHash) -> Inline<SessionRecord> {
+        None
+    }
+
+    fn user_inline(&self, _: &str, _: &str) -> Inline<UserRecord> {
+        None
     }
 
     pub async fn migrate(&self) -> Result<(), StoreError> {

@@ -1,7 +1,9 @@
 //! The SQL shared by the SQLite and PostgreSQL stores. Both speak the same
 //! dialect for everything we need (`$N` parameters, `ON CONFLICT … DO UPDATE
 //! … WHERE`, `EXCLUDED`), so one macro writes the trait impls for each; a
-//! backend module only provides `reader` (a pool for plain reads) and `write()`
+//! backend module only provides `reader` (a pool for plain reads),
+//! `session_inline` / `user_inline` (the request path's two lookups answered
+//! without the pool, where the engine can: `None` asks the pool), `write()`
 //! (a connection for everything that writes: one from the pool on PostgreSQL;
 //! on SQLite the one writer connection, behind a fair lock so that writers
 //! queue in process instead of sleeping in SQLite's busy handler),
@@ -10,6 +12,11 @@
 //! `complete_login_in`: one statement on PostgreSQL (writable CTEs: a login's
 //! commit is one round trip), one transaction of several on SQLite (no
 //! writable CTEs; its statements are calls into the same process).
+
+use super::StoreError;
+
+/// A lookup answered without the pool: `None` means "ask the pool instead".
+pub(super) type Inline<T> = Option<Result<Option<T>, StoreError>>;
 
 macro_rules! sql_store {
     ($store:ty, $conn:ty, $db:ty) => {
@@ -84,6 +91,9 @@ macro_rules! sql_store {
             }
 
             async fn get_user(&self, appid: &str, openid: &str) -> Result<Option<UserRecord>, StoreError> {
+                if let Some(answer) = self.user_inline(appid, openid) {
+                    return answer;
+                }
                 sqlx::query(
                     "SELECT appid, openid, unionid, session_key, prev_session_key, prev_key_until, created_at, updated_at
                      FROM users WHERE appid = $1 AND openid = $2",
@@ -102,6 +112,9 @@ macro_rules! sql_store {
         #[async_trait]
         impl SessionStore for $store {
             async fn find_session(&self, hash: &TokenHash) -> Result<Option<SessionRecord>, StoreError> {
+                if let Some(answer) = self.session_inline(hash) {
+                    return answer;
+                }
                 sqlx::query(
                     "SELECT id, token_hash, appid, openid, unionid, created_at, expires_at, idle_expires_at, revoked_at
                      FROM sessions WHERE token_hash = $1",

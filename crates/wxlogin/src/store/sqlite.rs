@@ -15,6 +15,8 @@ use sqlx::sqlite::{
 };
 use sqlx::{Row, Sqlite, SqlitePool};
 
+use super::sql::Inline;
+use super::sqlite_reads::InlineReads;
 use super::{
     CachedToken, Claim, ClaimState, ClaimStore, LockStore, LoginRecord, SessionRecord,
     SessionStore, Store, StoreError, TokenStore, UserRecord, UserStore, UserUpsert,
@@ -25,6 +27,8 @@ use crate::domain::token::TokenHash;
 pub struct SqliteStore {
     /// Plain reads, in parallel (WAL readers do not block the writer).
     reader: SqlitePool,
+    /// A file database's verify and decrypt lookups, on the calling thread.
+    inline: Option<InlineReads>,
     writer: Writer,
 }
 
@@ -108,6 +112,7 @@ impl SqliteStore {
             let pool = open(single, options).await?;
             return Ok(Self {
                 reader: pool.clone(),
+                inline: None,
                 writer: Writer::Pool(pool),
             });
         }
@@ -116,6 +121,7 @@ impl SqliteStore {
             .connect()
             .await
             .map_err(|e| StoreError::Unavailable(format!("cannot open sqlite database: {e}")))?;
+        let path = options.get_filename().to_owned();
         let reader = open(
             super::sql::pool_options::<sqlx::Sqlite>().max_connections(8),
             options,
@@ -123,8 +129,17 @@ impl SqliteStore {
         .await?;
         Ok(Self {
             reader,
+            inline: Some(InlineReads::new(path)),
             writer: Writer::Connection(tokio::sync::Mutex::new(writer)),
         })
+    }
+
+    fn session_inline(&self, hash: &TokenHash) -> Inline<SessionRecord> {
+        self.inline.as_ref()?.session(hash)
+    }
+
+    fn user_inline(&self, appid: &str, openid: &str) -> Inline<UserRecord> {
+        self.inline.as_ref()?.user(appid, openid)
     }
 
     /// The writer connection, once every write queued before this one is done.

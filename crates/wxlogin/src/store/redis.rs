@@ -3,7 +3,9 @@
 //! (`redis_lua.rs`). The URL may carry `?prefix=NAME` to namespace the keys
 //! (default `wxlogin`), which is also how tests isolate themselves.
 
+use std::borrow::Borrow;
 use std::collections::HashMap;
+use std::hash::Hash;
 
 use async_trait::async_trait;
 use redis::aio::ConnectionManager;
@@ -44,9 +46,11 @@ fn unavailable(e: redis::RedisError) -> StoreError {
     StoreError::Unavailable(e.to_string())
 }
 
-type Fields = HashMap<String, Vec<u8>>;
+/// A hash's fields by name: from a script's flat `HGETALL`-style answer
+/// (`String` names) or from `HMGET` with a fixed list (`&'static str`).
+type Fields<K = String> = HashMap<K, Vec<u8>>;
 
-fn text(fields: &Fields, name: &str) -> Result<String, StoreError> {
+fn text<K: Borrow<str> + Hash + Eq>(fields: &Fields<K>, name: &str) -> Result<String, StoreError> {
     let bytes = fields
         .get(name)
         .ok_or_else(|| StoreError::Corrupt(format!("missing field {name}")))?;
@@ -54,31 +58,84 @@ fn text(fields: &Fields, name: &str) -> Result<String, StoreError> {
         .map_err(|_| StoreError::Corrupt(format!("{name} is not UTF-8")))
 }
 
-fn opt_text(fields: &Fields, name: &str) -> Result<Option<String>, StoreError> {
+fn opt_text<K: Borrow<str> + Hash + Eq>(
+    fields: &Fields<K>,
+    name: &str,
+) -> Result<Option<String>, StoreError> {
     fields
         .contains_key(name)
         .then(|| text(fields, name))
         .transpose()
 }
 
-fn number(fields: &Fields, name: &str) -> Result<i64, StoreError> {
+fn number<K: Borrow<str> + Hash + Eq>(fields: &Fields<K>, name: &str) -> Result<i64, StoreError> {
     text(fields, name)?
         .parse()
         .map_err(|_| StoreError::Corrupt(format!("{name} is not a number")))
 }
 
-fn opt_number(fields: &Fields, name: &str) -> Result<Option<i64>, StoreError> {
+fn opt_number<K: Borrow<str> + Hash + Eq>(
+    fields: &Fields<K>,
+    name: &str,
+) -> Result<Option<i64>, StoreError> {
     fields
         .contains_key(name)
         .then(|| number(fields, name))
         .transpose()
 }
 
-fn bytes(fields: &Fields, name: &str) -> Result<Vec<u8>, StoreError> {
+fn bytes<K: Borrow<str> + Hash + Eq>(
+    fields: &Fields<K>,
+    name: &str,
+) -> Result<Vec<u8>, StoreError> {
     fields
         .get(name)
         .cloned()
         .ok_or_else(|| StoreError::Corrupt(format!("missing field {name}")))
+}
+
+/// The session hash's fields and the user hash's, as `session_by_key` and
+/// `get_user` read them.
+const SESSION_FIELDS: &[&str] = &[
+    "id",
+    "token_hash",
+    "appid",
+    "openid",
+    "unionid",
+    "created_at",
+    "expires_at",
+    "idle_expires_at",
+    "revoked_at",
+];
+const USER_FIELDS: &[&str] = &[
+    "appid",
+    "openid",
+    "unionid",
+    "session_key",
+    "prev_session_key",
+    "prev_key_until",
+    "created_at",
+    "updated_at",
+];
+
+/// `HMGET key names…` as a map of the fields present (empty when the key is
+/// not). Unlike `HGETALL`, no field name crosses the wire to be allocated.
+async fn hmget(
+    conn: &ConnectionManager,
+    key: &str,
+    names: &'static [&'static str],
+) -> Result<Fields<&'static str>, StoreError> {
+    let values: Vec<Option<Vec<u8>>> = redis::cmd("HMGET")
+        .arg(key)
+        .arg(names)
+        .query_async(&mut conn.clone())
+        .await
+        .map_err(unavailable)?;
+    Ok(names
+        .iter()
+        .zip(values)
+        .filter_map(|(name, value)| Some((*name, value?)))
+        .collect())
 }
 
 /// Read a flat `HGETALL`-style array into a map.
@@ -205,7 +262,7 @@ impl RedisStore {
     }
 
     async fn session_by_key(&self, key: &str) -> Result<Option<SessionRecord>, StoreError> {
-        let fields: Fields = self.conn.clone().hgetall(key).await.map_err(unavailable)?;
+        let fields = hmget(&self.conn, key, SESSION_FIELDS).await?;
         if fields.is_empty() {
             return Ok(None);
         }
@@ -254,12 +311,7 @@ impl UserStore for RedisStore {
     }
 
     async fn get_user(&self, appid: &str, openid: &str) -> Result<Option<UserRecord>, StoreError> {
-        let fields: Fields = self
-            .conn
-            .clone()
-            .hgetall(self.user_key(appid, openid))
-            .await
-            .map_err(unavailable)?;
+        let fields = hmget(&self.conn, &self.user_key(appid, openid), USER_FIELDS).await?;
         if fields.is_empty() {
             return Ok(None);
         }

@@ -129,7 +129,9 @@ impl SqliteStore {
         .await?;
         Ok(Self {
             reader,
-            inline: Some(InlineReads::new(path)),
+            inline: super::sqlite_reads::plain_url(url)
+                .then(|| InlineReads::new(path))
+                .flatten(),
             writer: Writer::Connection(tokio::sync::Mutex::new(writer)),
         })
     }

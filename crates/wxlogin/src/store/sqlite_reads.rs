@@ -1,43 +1,87 @@
 //! The two reads on the request path of a SQLite store, answered on the
-//! calling thread: a token's session (every verify) and a user's sealed keys
-//! (every decrypt). Both are primary-key lookups that take a few microseconds
-//! once SQLite's pages are in memory. Through sqlx each one cost four thread
-//! hand-offs (the query to the connection's worker thread and back, then the
-//! pool's ping on release, to the worker and back), which were most of a
-//! verify's CPU; `bench/RESULTS.md` has the numbers.
+//! calling thread: a token's session (every verify: the `token_hash` index,
+//! then the row) and a user's sealed keys (every decrypt: the primary key).
+//! Once SQLite's pages are in the OS cache each takes a few microseconds.
+//! Through sqlx each cost four thread hand-offs (the query to the
+//! connection's worker thread and back, then the pool's ping on release, to
+//! the worker and back); answered here, a verify on SQLite costs about half
+//! the CPU it did (`bench/RESULTS.md`, "Findings").
 //!
-//! A call never waits: the connections have no busy timeout, and any error
-//! (SQLITE_BUSY while a checkpoint resets the WAL index, a missing file, …)
-//! hands the read back to the caller, which asks sqlx's pool as before. In
-//! WAL mode a reader does not wait for the writer, and each statement is its
-//! own read transaction, so it sees every login committed before it started.
-//! In-memory databases have no file to open twice and do not use this.
+//! What can still hold the calling thread: a page that is not in the OS
+//! cache (a disk read), opening a connection (the first reads, and after a
+//! failure), and SQLite's own short back-off when a reader races a commit
+//! for a WAL read lock (no sleep for the first five tries, normally none).
+//! There is no busy handler: a lock that is held (`SQLITE_BUSY`) hands the
+//! read back to the caller at once, which asks sqlx's pool as before. Any
+//! other failure does the same, is logged, and sends every read to the pool
+//! for `BACK_OFF`. In WAL mode a reader never waits for the writer, and each
+//! statement is its own read transaction, so it sees every login committed
+//! before it started.
+//!
+//! Not used for in-memory databases (no file to open twice), for URLs with
+//! parameters other than `mode` (a `vfs=`, `immutable=` … that these
+//! connections would not honour), nor once the file at the path is no longer
+//! the one the store opened (replaced or restored while running).
 
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
-use rusqlite::{Connection, OpenFlags, OptionalExtension as _, Row};
+use rusqlite::{Connection, ErrorCode, OpenFlags, OptionalExtension as _, Row};
 
 use super::sql::Inline;
 use super::{SessionRecord, StoreError, UserRecord};
 use crate::domain::token::TokenHash;
 
-/// Idle connections kept for reuse. A read holds one only while it runs, and
-/// never across an `.await`, so there are at most as many in use as threads
-/// calling; extras opened in a burst are closed when they come back.
-const KEEP: usize = 8;
+/// How long reads go to the pool after a failure that is not a held lock.
+const BACK_OFF: Duration = Duration::from_secs(5);
 
 pub(super) struct InlineReads {
     path: PathBuf,
+    /// The file the store opened: (device, inode).
+    file: FileId,
+    /// Idle connections kept for reuse. A read holds one only while it runs,
+    /// and never across an `.await`, so no more are in use than threads
+    /// calling; extras opened in a burst are closed when they come back.
     idle: Mutex<Vec<Connection>>,
+    keep: usize,
+    /// Reads go to the pool until this many milliseconds after `since`.
+    off_until_ms: AtomicU64,
+    since: Instant,
+}
+
+type FileId = (u64, u64);
+
+fn file_id(path: &std::path::Path) -> Option<FileId> {
+    use std::os::unix::fs::MetadataExt as _;
+    std::fs::metadata(path).ok().map(|m| (m.dev(), m.ino()))
+}
+
+/// Whether a store URL's parameters leave the file to be opened as a plain
+/// path: none, or only `mode=rw` / `mode=rwc`.
+pub(super) fn plain_url(url: &str) -> bool {
+    url.split_once('?').is_none_or(|(_, query)| {
+        query
+            .split('&')
+            .all(|pair| matches!(pair, "" | "mode=rw" | "mode=rwc"))
+    })
 }
 
 impl InlineReads {
-    pub(super) fn new(path: PathBuf) -> Self {
-        Self {
+    /// For the file at `path`, as the store just opened it; `None` if it
+    /// cannot be identified.
+    pub(super) fn new(path: PathBuf) -> Option<Self> {
+        let file = file_id(&path)?;
+        let keep = std::thread::available_parallelism().map_or(8, |n| n.get().max(8));
+        Some(Self {
             path,
-            idle: Mutex::new(Vec::with_capacity(KEEP)),
-        }
+            file,
+            idle: Mutex::new(Vec::with_capacity(keep)),
+            keep,
+            off_until_ms: AtomicU64::new(0),
+            since: Instant::now(),
+        })
     }
 
     pub(super) fn session(&self, hash: &TokenHash) -> Inline<SessionRecord> {
@@ -64,32 +108,79 @@ impl InlineReads {
         params: impl rusqlite::Params,
         map: fn(&Row<'_>) -> rusqlite::Result<Result<T, StoreError>>,
     ) -> Inline<T> {
+        let now_ms = self.since.elapsed().as_millis() as u64;
+        if now_ms < self.off_until_ms.load(Ordering::Relaxed) {
+            return None;
+        }
         let conn = self.idle.lock().pop();
         let conn = match conn {
             Some(conn) => conn,
-            None => self.open().ok()?,
+            None => match self.open() {
+                Ok(conn) => conn,
+                Err(e) => return self.fail(now_ms, &e),
+            },
         };
         let answer = conn
             .prepare_cached(sql)
             .and_then(|mut statement| statement.query_row(params, map).optional());
-        // A connection that failed is dropped; the next read opens a new one.
-        let answer = answer.ok()?;
-        let mut idle = self.idle.lock();
-        if idle.len() < KEEP {
-            idle.push(conn);
+        match answer {
+            Ok(answer) => {
+                self.put_back(conn);
+                Some(answer.transpose())
+            }
+            // A lock held elsewhere: this read goes to the pool, which waits.
+            Err(e) if is_busy(&e) => {
+                self.put_back(conn);
+                None
+            }
+            // The connection is dropped; the next read opens a new one.
+            Err(e) => self.fail(now_ms, &e.into()),
         }
-        Some(answer.transpose())
     }
 
-    fn open(&self) -> rusqlite::Result<Connection> {
+    fn put_back(&self, conn: Connection) {
+        let mut idle = self.idle.lock();
+        if idle.len() < self.keep {
+            idle.push(conn);
+        }
+    }
+
+    /// Send reads to the pool for `BACK_OFF`, and say why once.
+    fn fail<T>(&self, now_ms: u64, e: &ReadError) -> Inline<T> {
+        self.off_until_ms
+            .store(now_ms + BACK_OFF.as_millis() as u64, Ordering::Relaxed);
+        // SQLite's messages name no bound value, so no secret reaches the log.
+        tracing::warn!(error = %e, "sqlite: reading on the calling thread failed; reads go through the pool for 5 s");
+        None
+    }
+
+    fn open(&self) -> Result<Connection, ReadError> {
         // Never create the file: the store's writer did, and a reader that
         // created an empty one would hide a misconfiguration.
+        if file_id(&self.path) != Some(self.file) {
+            return Err(ReadError::Replaced);
+        }
         let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
         let conn = Connection::open_with_flags(&self.path, flags)?;
-        conn.busy_timeout(std::time::Duration::ZERO)?;
+        conn.busy_timeout(Duration::ZERO)?;
         conn.pragma_update(None, "query_only", true)?;
         Ok(conn)
     }
+}
+
+fn is_busy(e: &rusqlite::Error) -> bool {
+    matches!(
+        e.sqlite_error_code(),
+        Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked)
+    )
+}
+
+#[derive(Debug, thiserror::Error)]
+enum ReadError {
+    #[error("the database file was replaced since the store opened it")]
+    Replaced,
+    #[error(transparent)]
+    Sqlite(#[from] rusqlite::Error),
 }
 
 /// A row whose columns do not have the schema's types is corrupt, not a
@@ -136,17 +227,14 @@ fn corrupt(e: rusqlite::Error) -> StoreError {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+    use crate::store::UserUpsert;
 
-    /// A migrated SQLite file (made by the store itself) and its path.
-    async fn database(dir: &tempfile::TempDir) -> PathBuf {
-        let path = dir.path().join("reads.db");
-        let url = format!("sqlite://{}", path.display());
-        crate::store::open(&url, true).await.unwrap();
-        path
-    }
+    const SESSIONS: &str =
+        "CREATE TABLE sessions (id TEXT PRIMARY KEY, token_hash BLOB NOT NULL UNIQUE,
+        appid TEXT NOT NULL, openid TEXT NOT NULL, unionid TEXT, created_at INTEGER NOT NULL,
+        expires_at INTEGER NOT NULL, idle_expires_at INTEGER NOT NULL, revoked_at INTEGER)";
 
-    fn insert_session(path: &PathBuf, hash: &[u8], created_at: rusqlite::types::Value) {
-        let conn = Connection::open(path).unwrap();
+    fn insert_session(conn: &Connection, hash: &[u8], created_at: rusqlite::types::Value) {
         conn.execute(
             "INSERT INTO sessions (id, token_hash, appid, openid, unionid, created_at, expires_at, idle_expires_at)
              VALUES ('s1', ?1, 'wxapp', 'o1', NULL, ?2, 200, 150)",
@@ -156,12 +244,38 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_lookup_answers_found_missing_and_corrupt_rows() {
+    async fn a_read_sees_the_writers_last_commit_and_reports_a_corrupt_row() {
         let dir = tempfile::tempdir().unwrap();
-        let path = database(&dir).await;
-        insert_session(&path, &[7; 32], 100.into());
-        let reads = InlineReads::new(path.clone());
+        let path = dir.path().join("reads.db");
+        let store = crate::store::open(&format!("sqlite://{}", path.display()), true)
+            .await
+            .unwrap();
+        let reads = InlineReads::new(path.clone()).unwrap();
+        // The connection this opens stays idle across the write below.
+        assert!(reads.user("wxapp", "o1").unwrap().unwrap().is_none());
+        let user = UserUpsert {
+            appid: "wxapp".into(),
+            openid: "o1".into(),
+            unionid: Some("u1".into()),
+            sealed_session_key: vec![1, 2, 3],
+            key_fingerprint: vec![4; 32],
+            now: 100,
+            previous_key_until: 0,
+        };
+        store.upsert_user(&user).await.unwrap();
+        let read = reads.user("wxapp", "o1").unwrap().unwrap().unwrap();
+        assert_eq!(read, store.get_user("wxapp", "o1").await.unwrap().unwrap());
+        assert_eq!(
+            (
+                read.unionid.as_deref(),
+                &read.sealed_session_key[..],
+                read.created_at
+            ),
+            (Some("u1"), &[1, 2, 3][..], 100)
+        );
 
+        let writer = Connection::open(&path).unwrap();
+        insert_session(&writer, &[7; 32], 100.into());
         let found = reads
             .session(&TokenHash([7; 32]))
             .unwrap()
@@ -188,25 +302,84 @@ mod tests {
                 .unwrap()
                 .is_none()
         );
-        assert!(reads.user("wxapp", "o1").unwrap().unwrap().is_none());
 
-        // A row with a column of the wrong type is corrupt, not "ask the pool".
-        Connection::open(&path)
-            .unwrap()
-            .execute("DELETE FROM sessions", [])
-            .unwrap();
-        insert_session(&path, &[7; 32], "yesterday".to_owned().into());
+        // A column of the wrong type is corrupt, not "ask the pool".
+        writer.execute("DELETE FROM sessions", []).unwrap();
+        insert_session(&writer, &[7; 32], "yesterday".to_owned().into());
         let answer = reads.session(&TokenHash([7; 32])).unwrap();
         assert!(matches!(answer, Err(StoreError::Corrupt(_))), "{answer:?}");
     }
 
     #[test]
-    fn a_database_that_cannot_be_opened_is_left_to_the_pool_and_not_created() {
+    fn a_held_lock_hands_the_read_to_the_pool_without_backing_off() {
+        // A rollback-journal database, where a writer's EXCLUSIVE lock keeps
+        // readers out (in WAL mode nothing the writer does would).
         let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("missing.db");
-        let reads = InlineReads::new(path.clone());
+        let path = dir.path().join("locked.db");
+        let locker = Connection::open(&path).unwrap();
+        locker.execute(SESSIONS, []).unwrap();
+        insert_session(&locker, &[7; 32], 100.into());
+        let reads = InlineReads::new(path).unwrap();
+        assert!(
+            reads
+                .session(&TokenHash([7; 32]))
+                .unwrap()
+                .unwrap()
+                .is_some()
+        );
+
+        locker.execute_batch("BEGIN EXCLUSIVE").unwrap();
+        assert!(reads.session(&TokenHash([7; 32])).is_none());
+        assert_eq!(reads.idle.lock().len(), 1, "a busy connection is kept");
+        locker.execute_batch("COMMIT").unwrap();
+        assert!(
+            reads
+                .session(&TokenHash([7; 32]))
+                .unwrap()
+                .unwrap()
+                .is_some()
+        );
+    }
+
+    #[test]
+    fn a_replaced_file_sends_reads_to_the_pool() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("replaced.db");
+        Connection::open(&path)
+            .unwrap()
+            .execute(SESSIONS, [])
+            .unwrap();
+        let reads = InlineReads::new(path.clone()).unwrap();
+        let copy = dir.path().join("copy.db");
+        std::fs::copy(&path, &copy).unwrap();
+        std::fs::rename(&copy, &path).unwrap();
         assert!(reads.session(&TokenHash([1; 32])).is_none());
         assert!(reads.user("wxapp", "o1").is_none());
+        assert!(reads.idle.lock().is_empty());
+    }
+
+    #[test]
+    fn a_missing_file_is_not_read_inline_nor_created() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("missing.db");
+        assert!(InlineReads::new(path.clone()).is_none());
         assert!(!path.exists());
+    }
+
+    #[test]
+    fn only_plain_urls_are_read_inline() {
+        for url in [
+            "sqlite://a.db",
+            "sqlite://a.db?mode=rwc",
+            "sqlite:a.db?mode=rw",
+        ] {
+            assert!(plain_url(url), "{url}");
+        }
+        for url in [
+            "sqlite://a.db?vfs=unix-none",
+            "sqlite://a.db?immutable=true&mode=ro",
+        ] {
+            assert!(!plain_url(url), "{url}");
+        }
     }
 }

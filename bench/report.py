@@ -145,7 +145,10 @@ NOTES = """\
 - **Decrypt** posts the simulator's profile payload for the token's user (TV1 shape).
 - **Scaling** seeds the store with `examples/seed_sessions` (Redis through the store
   traits; SQLite / PostgreSQL straight into `sessions`) and verifies with a token picked at
-  random per request from 1,000 (small) or 10,000 spread over all (big), cache off.
+  random per request from 1,000 (small) or 10,000 spread over all (big), cache off, with
+  `touch_interval = 3600`: seeding a million sessions outlasts the default 60 s, and the
+  big run would otherwise also write the sliding idle deadline of every token on its
+  first use (a burst of writes the small run never makes; on SQLite, one `fsync` each).
 - **Memory** is `VmRSS` of the `wxlogin serve` process; the connections are held open by
   `bench/conns.py` after one request each.
 - **Peers** run `bench/peers/` (wechatpy in N threads, node-easywechat with N async loops)

@@ -119,7 +119,7 @@ const USER_FIELDS: &[&str] = &[
 ];
 
 /// `HMGET key names…` as a map of the fields present (empty when the key is
-/// not). Unlike `HGETALL`, no field name crosses the wire to be allocated.
+/// not). Unlike `HGETALL`, the reply carries no field names to allocate.
 async fn hmget(
     conn: &ConnectionManager,
     key: &str,

@@ -1,6 +1,9 @@
 //! SQLite store: one file, zero setup, for a single instance. WAL journal,
 //! `synchronous = FULL` (an acknowledged login survives a crash or power cut),
 //! embedded migrations. `sqlite::memory:` gives a private in-memory database.
+//! Writes go through one sqlx connection (`Writer`); the two lookups on the
+//! request path (verify, decrypt) are read on the calling thread
+//! (`sqlite_reads.rs`), everything else through sqlx's reader pool.
 
 use std::ops::{Deref, DerefMut};
 use std::str::FromStr;

@@ -106,7 +106,7 @@ impl InlineReads {
         &self,
         sql: &str,
         params: impl rusqlite::Params,
-        map: fn(&Row<'_>) -> rusqlite::Result<Result<T, StoreError>>,
+        map: fn(&Row<'_>) -> rusqlite::Result<T>,
     ) -> Inline<T> {
         let now_ms = self.since.elapsed().as_millis() as u64;
         if now_ms < self.off_until_ms.load(Ordering::Relaxed) {
@@ -120,9 +120,13 @@ impl InlineReads {
                 Err(e) => return self.fail(now_ms, &e),
             },
         };
-        let answer = conn
-            .prepare_cached(sql)
-            .and_then(|mut statement| statement.query_row(params, map).optional());
+        // A row whose columns do not have the schema's types is corrupt, not
+        // a reason to ask the pool: the outer `Result` is SQLite's own errors.
+        let answer = conn.prepare_cached(sql).and_then(|mut statement| {
+            statement
+                .query_row(params, |row| Ok(map(row).map_err(corrupt)))
+                .optional()
+        });
         match answer {
             Ok(answer) => {
                 self.put_back(conn);
@@ -183,40 +187,32 @@ enum ReadError {
     Sqlite(#[from] rusqlite::Error),
 }
 
-/// A row whose columns do not have the schema's types is corrupt, not a
-/// reason to ask the pool: the outer `Result` is for SQLite's own errors.
 /// Columns are read by position, in the order of the `SELECT`s above.
-fn session_from(row: &Row<'_>) -> rusqlite::Result<Result<SessionRecord, StoreError>> {
-    let record = || -> rusqlite::Result<SessionRecord> {
-        Ok(SessionRecord {
-            id: row.get(0)?,
-            token_hash: TokenHash(row.get(1)?),
-            appid: row.get(2)?,
-            openid: row.get(3)?,
-            unionid: row.get(4)?,
-            created_at: row.get(5)?,
-            expires_at: row.get(6)?,
-            idle_expires_at: row.get(7)?,
-            revoked_at: row.get(8)?,
-        })
-    };
-    Ok(record().map_err(corrupt))
+fn session_from(row: &Row<'_>) -> rusqlite::Result<SessionRecord> {
+    Ok(SessionRecord {
+        id: row.get(0)?,
+        token_hash: TokenHash(row.get(1)?),
+        appid: row.get(2)?,
+        openid: row.get(3)?,
+        unionid: row.get(4)?,
+        created_at: row.get(5)?,
+        expires_at: row.get(6)?,
+        idle_expires_at: row.get(7)?,
+        revoked_at: row.get(8)?,
+    })
 }
 
-fn user_from(row: &Row<'_>) -> rusqlite::Result<Result<UserRecord, StoreError>> {
-    let record = || -> rusqlite::Result<UserRecord> {
-        Ok(UserRecord {
-            appid: row.get(0)?,
-            openid: row.get(1)?,
-            unionid: row.get(2)?,
-            sealed_session_key: row.get(3)?,
-            sealed_previous_key: row.get(4)?,
-            previous_key_until: row.get(5)?,
-            created_at: row.get(6)?,
-            updated_at: row.get(7)?,
-        })
-    };
-    Ok(record().map_err(corrupt))
+fn user_from(row: &Row<'_>) -> rusqlite::Result<UserRecord> {
+    Ok(UserRecord {
+        appid: row.get(0)?,
+        openid: row.get(1)?,
+        unionid: row.get(2)?,
+        sealed_session_key: row.get(3)?,
+        sealed_previous_key: row.get(4)?,
+        previous_key_until: row.get(5)?,
+        created_at: row.get(6)?,
+        updated_at: row.get(7)?,
+    })
 }
 
 fn corrupt(e: rusqlite::Error) -> StoreError {

@@ -154,7 +154,7 @@ impl InlineReads {
         self.off_until_ms
             .store(now_ms + BACK_OFF.as_millis() as u64, Ordering::Relaxed);
         // SQLite's messages name no bound value, so no secret reaches the log.
-        tracing::warn!(error = %e, "sqlite: reading on the calling thread failed; reads go through the pool for 5 s");
+        tracing::warn!(error = %e, "sqlite: reading on the calling thread failed; reads go through the pool for {BACK_OFF:?}");
         None
     }
 
@@ -225,10 +225,8 @@ mod tests {
     use super::*;
     use crate::store::UserUpsert;
 
-    const SESSIONS: &str =
-        "CREATE TABLE sessions (id TEXT PRIMARY KEY, token_hash BLOB NOT NULL UNIQUE,
-        appid TEXT NOT NULL, openid TEXT NOT NULL, unionid TEXT, created_at INTEGER NOT NULL,
-        expires_at INTEGER NOT NULL, idle_expires_at INTEGER NOT NULL, revoked_at INTEGER)";
+    /// The tables as the store's first migration creates them.
+    const SCHEMA: &str = include_str!("../../migrations/sqlite/0001_init.sql");
 
     fn insert_session(conn: &Connection, hash: &[u8], created_at: rusqlite::types::Value) {
         conn.execute(
@@ -313,7 +311,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("locked.db");
         let locker = Connection::open(&path).unwrap();
-        locker.execute(SESSIONS, []).unwrap();
+        locker.execute_batch(SCHEMA).unwrap();
         insert_session(&locker, &[7; 32], 100.into());
         let reads = InlineReads::new(path).unwrap();
         assert!(
@@ -343,7 +341,7 @@ mod tests {
         let path = dir.path().join("replaced.db");
         Connection::open(&path)
             .unwrap()
-            .execute(SESSIONS, [])
+            .execute_batch(SCHEMA)
             .unwrap();
         let reads = InlineReads::new(path.clone()).unwrap();
         let copy = dir.path().join("copy.db");

@@ -79,6 +79,10 @@ impl DerefMut for WriteGuard<'_> {
 /// How long a write waits for the writer before it answers "unavailable".
 const WRITER_WAIT: Duration = Duration::from_secs(5);
 
+fn cannot_open(e: sqlx::Error) -> StoreError {
+    StoreError::Unavailable(format!("cannot open sqlite database: {e}"))
+}
+
 fn unavailable(e: sqlx::Error) -> StoreError {
     // sqlx's Display for database errors is the engine's message (no row data).
     StoreError::Unavailable(e.to_string())
@@ -103,7 +107,7 @@ impl SqliteStore {
                 .acquire_timeout(Duration::from_secs(5))
                 .connect_with(options)
                 .await
-                .map_err(|e| StoreError::Unavailable(format!("cannot open sqlite database: {e}")))
+                .map_err(cannot_open)
         };
         if memory {
             // An in-memory database lives in one connection: keep exactly one, forever.
@@ -120,10 +124,7 @@ impl SqliteStore {
             });
         }
         // The writer first: it creates the file and switches it to WAL.
-        let writer = options
-            .connect()
-            .await
-            .map_err(|e| StoreError::Unavailable(format!("cannot open sqlite database: {e}")))?;
+        let writer = options.connect().await.map_err(cannot_open)?;
         let path = options.get_filename().to_owned();
         let reader = open(
             super::sql::pool_options::<sqlx::Sqlite>().max_connections(8),

@@ -25,6 +25,9 @@ pub struct PostgresStore {
     /// One pool for both roles: PostgreSQL queues writers on row locks itself.
     reader: PgPool,
     writer: PgPool,
+    /// Connections whose commits do not wait for the WAL flush
+    /// (`synchronous_commit = off`), for `write_lazy`.
+    lazy: PgPool,
 }
 
 fn unavailable(e: sqlx::Error) -> StoreError {
@@ -37,15 +40,21 @@ impl PostgresStore {
     pub async fn connect(url: &str) -> Result<Self, StoreError> {
         let options = PgConnectOptions::from_str(url)
             .map_err(|e| StoreError::Config(format!("bad postgres URL: {e}")))?;
-        let pool = super::sql::pool_options::<sqlx::Postgres>()
-            .max_connections(16)
-            .acquire_timeout(Duration::from_secs(5))
-            .connect_with(options)
-            .await
-            .map_err(|e| StoreError::Unavailable(format!("cannot connect to postgres: {e}")))?;
+        let open = |max, options| {
+            super::sql::pool_options::<sqlx::Postgres>()
+                .max_connections(max)
+                .acquire_timeout(Duration::from_secs(5))
+                .connect_with(options)
+        };
+        let cannot_connect =
+            |e| StoreError::Unavailable(format!("cannot connect to postgres: {e}"));
+        let lazy_options = options.clone().options([("synchronous_commit", "off")]);
+        let pool = open(16, options).await.map_err(cannot_connect)?;
+        let lazy = open(4, lazy_options).await.map_err(cannot_connect)?;
         Ok(Self {
             reader: pool.clone(),
             writer: pool,
+            lazy,
         })
     }
 
@@ -53,6 +62,15 @@ impl PostgresStore {
     /// row locks itself).
     async fn write(&self) -> Result<PoolConnection<Postgres>, StoreError> {
         self.writer.acquire().await.map_err(unavailable)
+    }
+
+    /// A connection for what may be lost if the database server crashes: its
+    /// commits return before their WAL is flushed (it is within
+    /// `wal_writer_delay`, or with the next durable commit, which flushes
+    /// everything before it). Only claims, idle-deadline touches and purges
+    /// use it; the `sql_store!` macro says why each may.
+    async fn write_lazy(&self) -> Result<PoolConnection<Postgres>, StoreError> {
+        self.lazy.acquire().await.map_err(unavailable)
     }
 
     /// Every read goes through the pool.
@@ -135,3 +153,47 @@ async fn complete_login_in(
 }
 
 super::sql::sql_store!(PostgresStore, PgConnection, Postgres);
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    async fn show(mut conn: PoolConnection<Postgres>, name: &str) -> String {
+        sqlx::query_scalar(sqlx::AssertSqlSafe(format!("SHOW {name}")))
+            .fetch_one(&mut *conn)
+            .await
+            .unwrap()
+    }
+
+    /// Only the lazy pool returns before the WAL flush, and it keeps the
+    /// URL's own options (here the schema).
+    #[tokio::test]
+    async fn only_the_lazy_pool_commits_without_waiting_for_the_wal_flush() {
+        let var = "WXLOGIN_TEST_POSTGRES_URL";
+        let Some(base) = std::env::var(var).ok().filter(|u| !u.is_empty()) else {
+            assert_ne!(
+                std::env::var("CI").as_deref(),
+                Ok("true"),
+                "{var} must be set in CI"
+            );
+            eprintln!("\n!!! SKIPPED: {var} is not set; this test needs it (see .ci/run) !!!\n");
+            return;
+        };
+        let sep = if base.contains('?') { '&' } else { '?' };
+        let url = format!("{base}{sep}options=-c%20search_path%3Dwxt_lazy_check");
+        let store = PostgresStore::connect(&url).await.unwrap();
+        assert_ne!(
+            show(store.write().await.unwrap(), "synchronous_commit").await,
+            "off"
+        );
+        assert_eq!(
+            show(store.write_lazy().await.unwrap(), "synchronous_commit").await,
+            "off"
+        );
+        assert_eq!(
+            show(store.write_lazy().await.unwrap(), "search_path").await,
+            "wxt_lazy_check"
+        );
+    }
+}

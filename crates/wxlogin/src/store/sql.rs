@@ -7,6 +7,9 @@
 //! (a connection for everything that writes: one from the pool on PostgreSQL;
 //! on SQLite the one writer connection, behind a fair lock so that writers
 //! queue in process instead of sleeping in SQLite's busy handler),
+//! `write_lazy()` (the same for writes whose loss in a crash of the machine or
+//! the database server costs nothing: their commits do not wait for the
+//! disk),
 //! `connect`/`migrate`, the row mappers
 //! (`rows.rs`), `upsert_user_in`, whose "was it new?" differs per engine, and
 //! `complete_login_in`: one statement on PostgreSQL (writable CTEs: a login's
@@ -129,13 +132,16 @@ macro_rules! sql_store {
             }
 
             async fn touch_session(&self, id: &str, idle_expires_at: UnixTime) -> Result<(), StoreError> {
+                // Lazy: a touch lost with the machine only lets the session
+                // idle out up to `touch_interval` sooner, and a burst of
+                // returning users must not be a burst of `fsync`s.
                 sqlx::query(
                     "UPDATE sessions SET idle_expires_at = $2
                      WHERE id = $1 AND revoked_at IS NULL AND idle_expires_at < $2",
                 )
                 .bind(id)
                 .bind(idle_expires_at)
-                .execute(&mut *self.write().await?)
+                .execute(&mut *self.write_lazy().await?)
                 .await
                 .map_err(unavailable)?;
                 Ok(())
@@ -233,6 +239,15 @@ macro_rules! sql_store {
                 // costs one round trip. Otherwise read the row as it stands in a
                 // second statement: a CTE would read an older snapshot and miss a
                 // row another instance committed meanwhile.
+                //
+                // Lazy (the commit does not wait for the disk): a pending claim
+                // lost with the machine costs nothing a durable one would save.
+                // Its holder's upstream call then either never happened or
+                // consumed the code with no session committed; either way a
+                // retry ends in the same answer (a fresh exchange, or
+                // `code_used`), and `complete_login`, which is durable, fences
+                // on the claim, so a lost claim cannot yield a second session.
+                // A durable commit also makes every earlier lazy one durable.
                 let taken = sqlx::query(
                     "INSERT INTO login_claims (claim_key, appid, state, owner, lease_until, expires_at)
                      VALUES ($1, $2, 'pending', $3, $4, $5)
@@ -250,7 +265,7 @@ macro_rules! sql_store {
                 .bind(c.lease_until)
                 .bind(c.expires_at)
                 .bind(c.now)
-                .fetch_optional(&mut *self.write().await?)
+                .fetch_optional(&mut *self.write_lazy().await?)
                 .await
                 .map_err(unavailable)?;
                 if taken.is_some() {
@@ -261,7 +276,7 @@ macro_rules! sql_store {
                      FROM login_claims WHERE claim_key = $1",
                 )
                 .bind(&c.key[..])
-                .fetch_optional(&mut *self.write().await?)
+                .fetch_optional(&mut *self.write_lazy().await?)
                 .await
                 .map_err(unavailable)?;
                 match row {
@@ -395,16 +410,17 @@ macro_rules! sql_store {
             }
 
             async fn purge_expired(&self, now: UnixTime) -> Result<u64, StoreError> {
+                // Lazy: a purge lost with the machine is redone by the next one.
                 let claims = sqlx::query("DELETE FROM login_claims WHERE expires_at <= $1")
                     .bind(now)
-                    .execute(&mut *self.write().await?)
+                    .execute(&mut *self.write_lazy().await?)
                     .await
                     .map_err(unavailable)?;
                 let sessions = sqlx::query(
                     "DELETE FROM sessions WHERE expires_at <= $1 OR idle_expires_at <= $1 OR revoked_at <= $1",
                 )
                 .bind(now - 86_400)
-                .execute(&mut *self.write().await?)
+                .execute(&mut *self.write_lazy().await?)
                 .await
                 .map_err(unavailable)?;
                 Ok(claims.rows_affected() + sessions.rows_affected())

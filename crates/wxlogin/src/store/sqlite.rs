@@ -1,7 +1,7 @@
 //! SQLite store: one file, zero setup, for a single instance. WAL journal,
 //! `synchronous = FULL` (an acknowledged login survives a crash or power cut),
 //! embedded migrations. `sqlite::memory:` gives a private in-memory database.
-//! Writes go through one sqlx connection (`Writer`); the two lookups on the
+//! Writes go through one writer lock (`Writer`); the two lookups on the
 //! request path (verify, decrypt) are read on the calling thread
 //! (`sqlite_reads.rs`), everything else through sqlx's reader pool.
 
@@ -46,14 +46,24 @@ pub struct SqliteStore {
 /// died. Here such a crash would fail every write until a restart; sqlx's
 /// worker only dies on a panic inside it.)
 enum Writer {
-    Connection(tokio::sync::Mutex<SqliteConnection>),
+    Connection(tokio::sync::Mutex<WriterConnections>),
     /// An in-memory database is one connection, shared with the reads.
     Pool(SqlitePool),
 }
 
+/// Two connections to the file behind the one writer lock, so they never
+/// wait for each other in SQLite: `durable` commits with `synchronous = FULL`
+/// (an `fsync` of the WAL each), `lazy` with `NORMAL` (no `fsync`; the commit
+/// reaches the disk with the next durable one or checkpoint, and survives a
+/// crash of this process, not a power cut). See `SqliteStore::write_lazy`.
+struct WriterConnections {
+    durable: SqliteConnection,
+    lazy: SqliteConnection,
+}
+
 /// The writer connection while one caller holds it.
 enum WriteGuard<'a> {
-    Connection(tokio::sync::MutexGuard<'a, SqliteConnection>),
+    Connection(tokio::sync::MappedMutexGuard<'a, SqliteConnection>),
     Pool(PoolConnection<Sqlite>),
 }
 
@@ -124,7 +134,13 @@ impl SqliteStore {
             });
         }
         // The writer first: it creates the file and switches it to WAL.
-        let writer = options.connect().await.map_err(cannot_open)?;
+        let durable = options.connect().await.map_err(cannot_open)?;
+        let lazy = options
+            .clone()
+            .synchronous(SqliteSynchronous::Normal)
+            .connect()
+            .await
+            .map_err(cannot_open)?;
         let path = options.get_filename().to_owned();
         let reader = open(
             super::sql::pool_options::<sqlx::Sqlite>().max_connections(8),
@@ -136,7 +152,10 @@ impl SqliteStore {
             inline: super::sqlite_reads::plain_url(url)
                 .then(|| InlineReads::new(path))
                 .flatten(),
-            writer: Writer::Connection(tokio::sync::Mutex::new(writer)),
+            writer: Writer::Connection(tokio::sync::Mutex::new(WriterConnections {
+                durable,
+                lazy,
+            })),
         })
     }
 
@@ -150,12 +169,28 @@ impl SqliteStore {
 
     /// The writer connection, once every write queued before this one is done.
     async fn write(&self) -> Result<WriteGuard<'_>, StoreError> {
+        self.writer_of(|w| &mut w.durable).await
+    }
+
+    /// The writer for what may be lost with the machine (not with this
+    /// process): its commits do not wait for the disk. Only claims, idle-deadline
+    /// touches and purges use it (the `sql_store!` macro says why each may).
+    /// It queues behind the same lock as `write()`.
+    async fn write_lazy(&self) -> Result<WriteGuard<'_>, StoreError> {
+        self.writer_of(|w| &mut w.lazy).await
+    }
+
+    async fn writer_of(
+        &self,
+        pick: fn(&mut WriterConnections) -> &mut SqliteConnection,
+    ) -> Result<WriteGuard<'_>, StoreError> {
         let busy = |_| StoreError::Unavailable("the sqlite writer stayed busy".into());
         match &self.writer {
             Writer::Connection(lock) => tokio::time::timeout(WRITER_WAIT, lock.lock())
                 .await
-                .map(WriteGuard::Connection)
+                .map(|guard| WriteGuard::Connection(tokio::sync::MutexGuard::map(guard, pick)))
                 .map_err(busy),
+            // In memory, nothing waits for a disk.
             Writer::Pool(pool) => pool
                 .acquire()
                 .await
@@ -247,3 +282,35 @@ async fn complete_login_in(
 }
 
 super::sql::sql_store!(SqliteStore, SqliteConnection, Sqlite);
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    async fn pragma(conn: &mut SqliteConnection, name: &str) -> String {
+        let sql = sqlx::AssertSqlSafe(format!("PRAGMA {name}"));
+        let row = sqlx::query(sql).fetch_one(conn).await.unwrap();
+        // `synchronous` answers a number, `journal_mode` a name.
+        row.try_get::<i64, _>(0)
+            .map(|n| n.to_string())
+            .or_else(|_| row.try_get::<String, _>(0))
+            .unwrap()
+    }
+
+    /// Logins commit with an `fsync`; only the lazy writer skips it, and both
+    /// write the same WAL.
+    #[tokio::test]
+    async fn only_the_lazy_writer_commits_without_fsync() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("writers.db").display());
+        let store = SqliteStore::connect(&url).await.unwrap();
+        let mut durable = store.write().await.unwrap();
+        assert_eq!(pragma(&mut durable, "synchronous").await, "2", "FULL");
+        assert_eq!(pragma(&mut durable, "journal_mode").await, "wal");
+        drop(durable);
+        let mut lazy = store.write_lazy().await.unwrap();
+        assert_eq!(pragma(&mut lazy, "synchronous").await, "1", "NORMAL");
+        assert_eq!(pragma(&mut lazy, "journal_mode").await, "wal");
+    }
+}

@@ -264,16 +264,28 @@ pub async fn a_login_rotates_the_key_like_an_upsert(store: Arc<dyn Store>) {
         let c = claim(&code, "me", now);
         assert_eq!(store.claim(&c).await.unwrap(), ClaimState::Acquired);
         let (token, s) = session(&format!("r{i}"), "o1", T0 + 1000, T0 + 1000);
+        let u = UserUpsert {
+            unionid: Some("ounion".into()),
+            ..user("o1", key, now)
+        };
+        let answer = LoginRecord {
+            unionid: u.unionid.clone(),
+            new_user,
+            // As the domain makes it: the answer expires with its session.
+            expires_at: s.expires_at,
+            ..record(&s.id)
+        };
         assert_eq!(
-            store
-                .complete_login(&c, &user("o1", key, now), &s, &record(&s.id))
-                .await
-                .unwrap(),
+            store.complete_login(&c, &u, &s, &answer).await.unwrap(),
             Some(new_user)
         );
         assert_eq!(store.find_session(&token.hash()).await.unwrap(), Some(s));
+        // The same code again is answered from the claim, unionid included.
+        assert_eq!(store.claim(&c).await.unwrap(), ClaimState::Done(answer));
     }
     assert_rotated_from_k1_to_k2_at_t0_plus_20(&store).await;
+    let u = store.get_user("wx4f4bc4dec97d474b", "o1").await.unwrap();
+    assert_eq!(u.unwrap().unionid.as_deref(), Some("ounion"));
 }
 
 /// User o1, created at T0 with key k1, got k2 at T0 + 20: k1 stays usable

@@ -16,16 +16,19 @@
 const UPSERT_USER: &str = r"
 local u = KEYS[1]
 local new_user = redis.call('EXISTS', u) == 0
+local uf
 if new_user then
-  redis.call('HSET', u, 'appid', ARGV[1], 'openid', ARGV[2], 'session_key', ARGV[4], 'key_fp', ARGV[5],
-             'created_at', ARGV[6], 'updated_at', ARGV[6])
+  uf = {'appid', ARGV[1], 'openid', ARGV[2], 'session_key', ARGV[4], 'key_fp', ARGV[5],
+        'created_at', ARGV[6], 'updated_at', ARGV[6]}
 else
-  if redis.call('HGET', u, 'key_fp') ~= ARGV[5] then
-    redis.call('HSET', u, 'prev_session_key', redis.call('HGET', u, 'session_key'), 'prev_key_until', ARGV[7])
+  local old = redis.call('HMGET', u, 'key_fp', 'session_key')
+  uf = {'session_key', ARGV[4], 'key_fp', ARGV[5], 'updated_at', ARGV[6]}
+  if old[1] ~= ARGV[5] then
+    for _, v in ipairs({'prev_session_key', old[2], 'prev_key_until', ARGV[7]}) do uf[#uf + 1] = v end
   end
-  redis.call('HSET', u, 'session_key', ARGV[4], 'key_fp', ARGV[5], 'updated_at', ARGV[6])
 end
-if ARGV[3] ~= '' then redis.call('HSET', u, 'unionid', ARGV[3]) end
+if ARGV[3] ~= '' then uf[#uf + 1] = 'unionid'; uf[#uf + 1] = ARGV[3] end
+redis.call('HSET', u, unpack(uf))
 ";
 
 /// Create the session: KEYS[2] = `P:s:{hash}`, KEYS[3] = `P:sid:{id}`, KEYS[4] =
@@ -33,9 +36,10 @@ if ARGV[3] ~= '' then redis.call('HSET', u, 'unionid', ARGV[3]) end
 /// openid, unionid, created_at, expires_at, idle_expires_at, ttl seconds.
 const CREATE_SESSION: &str = r"
 local s = KEYS[2]
-redis.call('HSET', s, 'id', ARGV[9], 'token_hash', ARGV[10], 'appid', ARGV[11], 'openid', ARGV[12],
-           'created_at', ARGV[14], 'expires_at', ARGV[15], 'idle_expires_at', ARGV[16])
-if ARGV[13] ~= '' then redis.call('HSET', s, 'unionid', ARGV[13]) end
+local sf = {'id', ARGV[9], 'token_hash', ARGV[10], 'appid', ARGV[11], 'openid', ARGV[12],
+            'created_at', ARGV[14], 'expires_at', ARGV[15], 'idle_expires_at', ARGV[16]}
+if ARGV[13] ~= '' then sf[#sf + 1] = 'unionid'; sf[#sf + 1] = ARGV[13] end
+redis.call('HSET', s, unpack(sf))
 redis.call('EXPIRE', s, ARGV[17])
 redis.call('SET', KEYS[3], ARGV[8], 'EX', ARGV[17])
 redis.call('SADD', KEYS[4], ARGV[9])
@@ -53,14 +57,16 @@ pub fn complete_login() -> String {
     format!(
         r"
 local c = KEYS[5]
-if redis.call('HGET', c, 'state') ~= 'pending' or redis.call('HGET', c, 'owner') ~= ARGV[18] then
+local held = redis.call('HMGET', c, 'state', 'owner')
+if held[1] ~= 'pending' or held[2] ~= ARGV[18] then
   return -1
 end
 {UPSERT_USER}
 {CREATE_SESSION}
-redis.call('HSET', c, 'state', 'done', 'session_id', ARGV[9], 'sealed_token', ARGV[19],
-           'openid', ARGV[2], 'new_user', new_user and '1' or '0', 'session_expires_at', ARGV[15])
-if ARGV[3] ~= '' then redis.call('HSET', c, 'unionid', ARGV[3]) end
+local cf = {{'state', 'done', 'session_id', ARGV[9], 'sealed_token', ARGV[19],
+            'openid', ARGV[2], 'new_user', new_user and '1' or '0', 'session_expires_at', ARGV[15]}}
+if ARGV[3] ~= '' then cf[#cf + 1] = 'unionid'; cf[#cf + 1] = ARGV[3] end
+redis.call('HSET', c, unpack(cf))
 return new_user and 1 or 0
 "
     )
@@ -89,19 +95,25 @@ return 1
 }
 
 /// KEYS[1] claim. ARGV: appid, owner, now, lease_until, expires_at, ttl.
+/// Answers the claim's fields as `HGETALL` would; when the caller now holds
+/// it (a fresh code, the usual case), only `state` and `owner`.
 pub const CLAIM: &str = r"
 local k = KEYS[1]
 local now = tonumber(ARGV[3])
-local state = redis.call('HGET', k, 'state')
-local expires = tonumber(redis.call('HGET', k, 'expires_at') or '0')
-local lease = tonumber(redis.call('HGET', k, 'lease_until') or '0')
-if (not state) or expires <= now or (state == 'pending' and lease <= now) then
+local held = redis.call('HMGET', k, 'state', 'expires_at', 'lease_until')
+local state = held[1]
+if state then
+  local expires = tonumber(held[2] or '0')
+  local lease = tonumber(held[3] or '0')
+  if expires > now and not (state == 'pending' and lease <= now) then
+    return redis.call('HGETALL', k)
+  end
   redis.call('DEL', k)
-  redis.call('HSET', k, 'appid', ARGV[1], 'state', 'pending', 'owner', ARGV[2],
-             'lease_until', ARGV[4], 'expires_at', ARGV[5])
-  redis.call('EXPIRE', k, ARGV[6])
 end
-return redis.call('HGETALL', k)
+redis.call('HSET', k, 'appid', ARGV[1], 'state', 'pending', 'owner', ARGV[2],
+           'lease_until', ARGV[4], 'expires_at', ARGV[5])
+redis.call('EXPIRE', k, ARGV[6])
+return {'state', 'pending', 'owner', ARGV[2]}
 ";
 
 /// KEYS[1] claim. ARGV: owner, error code ('' = release).

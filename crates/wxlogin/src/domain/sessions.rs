@@ -99,7 +99,13 @@ impl Core {
         // Only an active session is touched and cached.
         let slid = slid(&record);
         if slid - record.idle_expires_at >= self.policy.touch_interval {
-            self.store.touch_session(&record.id, slid).await?;
+            // In its own task: a client that hangs up does not cancel a write
+            // the store has started (on SQLite that would free the writer
+            // lock while the statement still runs).
+            let (store, id) = (Arc::clone(&self.store), record.id.clone());
+            tokio::spawn(async move { store.touch_session(&id, slid).await })
+                .await
+                .map_err(|_| Error::Internal)??;
             record.idle_expires_at = slid;
         }
         let record = Arc::new(record);

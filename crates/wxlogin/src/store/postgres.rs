@@ -26,7 +26,8 @@ pub struct PostgresStore {
     reader: PgPool,
     writer: PgPool,
     /// Connections whose commits do not wait for the WAL flush
-    /// (`synchronous_commit = off`), for `write_lazy`.
+    /// (`synchronous_commit = off`), for `write_lazy`; the writer pool if
+    /// the server refused that option.
     lazy: PgPool,
 }
 
@@ -50,7 +51,19 @@ impl PostgresStore {
             |e| StoreError::Unavailable(format!("cannot connect to postgres: {e}"));
         let lazy_options = options.clone().options([("synchronous_commit", "off")]);
         let pool = open(16, options).await.map_err(cannot_connect)?;
-        let lazy = open(4, lazy_options).await.map_err(cannot_connect)?;
+        let lazy = match open(4, lazy_options).await {
+            Ok(lazy) => lazy,
+            // A pooler such as PgBouncer may refuse startup options: then
+            // those writes wait for the disk too, which is only slower.
+            Err(e) => {
+                tracing::warn!(
+                    error = %e,
+                    "cannot open connections with synchronous_commit = off; \
+                     idle-deadline touches and purges will wait for the WAL flush"
+                );
+                pool.clone()
+            }
+        };
         Ok(Self {
             reader: pool.clone(),
             writer: pool,
@@ -67,10 +80,18 @@ impl PostgresStore {
     /// A connection for what may be lost if the database server crashes: its
     /// commits return before their WAL is flushed (it is within
     /// `wal_writer_delay`, or with the next durable commit, which flushes
-    /// everything before it). Only claims, idle-deadline touches and purges
-    /// use it; the `sql_store!` macro says why each may.
+    /// everything before it). Only idle-deadline touches and purges use it;
+    /// the `sql_store!` macro says why each may.
     async fn write_lazy(&self) -> Result<PoolConnection<Postgres>, StoreError> {
         self.lazy.acquire().await.map_err(unavailable)
+    }
+
+    /// A login claim is durable here. PostgreSQL can crash and be back
+    /// within a holder's upstream call; a durable claim then still lets the
+    /// holder commit the login whose code WeChat has already consumed, where
+    /// a lost one would leave its client with `code_used`.
+    async fn write_claim(&self) -> Result<PoolConnection<Postgres>, StoreError> {
+        self.write().await
     }
 
     /// Every read goes through the pool.

@@ -9,7 +9,7 @@
 //! queue in process instead of sleeping in SQLite's busy handler),
 //! `write_lazy()` (the same for writes whose loss in a crash of the machine or
 //! the database server costs nothing: their commits do not wait for the
-//! disk),
+//! disk), `write_claim()` (which of the two a login claim takes),
 //! `connect`/`migrate`, the row mappers
 //! (`rows.rs`), `upsert_user_in`, whose "was it new?" differs per engine, and
 //! `complete_login_in`: one statement on PostgreSQL (writable CTEs: a login's
@@ -240,14 +240,9 @@ macro_rules! sql_store {
                 // second statement: a CTE would read an older snapshot and miss a
                 // row another instance committed meanwhile.
                 //
-                // Lazy (the commit does not wait for the disk): a pending claim
-                // lost with the machine costs nothing a durable one would save.
-                // Its holder's upstream call then either never happened or
-                // consumed the code with no session committed; either way a
-                // retry ends in the same answer (a fresh exchange, or
-                // `code_used`), and `complete_login`, which is durable, fences
-                // on the claim, so a lost claim cannot yield a second session.
-                // A durable commit also makes every earlier lazy one durable.
+                // Through `write_claim()`: lazy where the database dies with this
+                // process (SQLite), durable where it can crash and come back
+                // while the holder's upstream call runs (PostgreSQL).
                 let taken = sqlx::query(
                     "INSERT INTO login_claims (claim_key, appid, state, owner, lease_until, expires_at)
                      VALUES ($1, $2, 'pending', $3, $4, $5)
@@ -265,7 +260,7 @@ macro_rules! sql_store {
                 .bind(c.lease_until)
                 .bind(c.expires_at)
                 .bind(c.now)
-                .fetch_optional(&mut *self.write_lazy().await?)
+                .fetch_optional(&mut *self.write_claim().await?)
                 .await
                 .map_err(unavailable)?;
                 if taken.is_some() {
@@ -276,7 +271,7 @@ macro_rules! sql_store {
                      FROM login_claims WHERE claim_key = $1",
                 )
                 .bind(&c.key[..])
-                .fetch_optional(&mut *self.write_lazy().await?)
+                .fetch_optional(&mut *self.write_claim().await?)
                 .await
                 .map_err(unavailable)?;
                 match row {

@@ -173,11 +173,21 @@ impl SqliteStore {
     }
 
     /// The writer for what may be lost with the machine (not with this
-    /// process): its commits do not wait for the disk. Only claims, idle-deadline
-    /// touches and purges use it (the `sql_store!` macro says why each may).
+    /// process): its commits do not wait for the disk. Only claims
+    /// (`write_claim`), idle-deadline touches and purges use it (the
+    /// `sql_store!` macro says why each may).
     /// It queues behind the same lock as `write()`.
     async fn write_lazy(&self) -> Result<WriteGuard<'_>, StoreError> {
         self.writer_of(|w| &mut w.lazy).await
+    }
+
+    /// A login claim is lazy here. The database lives and dies with this
+    /// process, so a claim is only lost together with its holder's login;
+    /// the client's retry then gets the same answer as with a durable claim
+    /// that was left pending (a fresh exchange, or `code_used`), and the
+    /// login's durable commit, fenced on the claim, flushes it anyway.
+    async fn write_claim(&self) -> Result<WriteGuard<'_>, StoreError> {
+        self.write_lazy().await
     }
 
     async fn writer_of(

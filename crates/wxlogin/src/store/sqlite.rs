@@ -51,8 +51,10 @@ enum Writer {
     Pool(SqlitePool),
 }
 
-/// Two connections to the file behind the one writer lock, so they never
-/// wait for each other in SQLite: `durable` commits with `synchronous = FULL`
+/// Two connections to the file behind the one writer lock, so they do not
+/// wait for each other in SQLite (unless a cancelled caller dropped the lock
+/// while its statement still ran: verify's touches run in a task of their
+/// own for that reason): `durable` commits with `synchronous = FULL`
 /// (an `fsync` of the WAL each), `lazy` with `NORMAL` (no `fsync`; the commit
 /// reaches the disk with the next durable one or checkpoint, and survives a
 /// crash of this process, not a power cut). See `SqliteStore::write_lazy`.

@@ -21,6 +21,17 @@ use super::StoreError;
 /// A lookup answered without the pool: `None` means "ask the pool instead".
 pub(super) type Inline<T> = Option<Result<Option<T>, StoreError>>;
 
+/// The request path's two lookups, a session by its token's hash and a user
+/// by app and openid: run by the `sql_store!` macro through sqlx, and by
+/// SQLite's inline reads (`sqlite_reads.rs`), whose mappers read the columns
+/// by position, in this order.
+pub(super) const SESSION_BY_HASH: &str =
+    "SELECT id, token_hash, appid, openid, unionid, created_at, expires_at, idle_expires_at, revoked_at
+     FROM sessions WHERE token_hash = $1";
+pub(super) const USER_BY_KEY: &str =
+    "SELECT appid, openid, unionid, session_key, prev_session_key, prev_key_until, created_at, updated_at
+     FROM users WHERE appid = $1 AND openid = $2";
+
 macro_rules! sql_store {
     ($store:ty, $conn:ty, $db:ty) => {
         type BoundQuery<'q> = sqlx::query::Query<'q, $db, <$db as sqlx::Database>::Arguments>;
@@ -97,10 +108,7 @@ macro_rules! sql_store {
                 if let Some(answer) = self.user_inline(appid, openid) {
                     return answer;
                 }
-                sqlx::query(
-                    "SELECT appid, openid, unionid, session_key, prev_session_key, prev_key_until, created_at, updated_at
-                     FROM users WHERE appid = $1 AND openid = $2",
-                )
+                sqlx::query(super::sql::USER_BY_KEY)
                 .bind(appid)
                 .bind(openid)
                 .fetch_optional(&self.reader)
@@ -118,10 +126,7 @@ macro_rules! sql_store {
                 if let Some(answer) = self.session_inline(hash) {
                     return answer;
                 }
-                sqlx::query(
-                    "SELECT id, token_hash, appid, openid, unionid, created_at, expires_at, idle_expires_at, revoked_at
-                     FROM sessions WHERE token_hash = $1",
-                )
+                sqlx::query(super::sql::SESSION_BY_HASH)
                 .bind(&hash.0[..])
                 .fetch_optional(&self.reader)
                 .await

@@ -30,7 +30,7 @@ use std::time::{Duration, Instant};
 use parking_lot::Mutex;
 use rusqlite::{Connection, ErrorCode, OpenFlags, OptionalExtension as _, Row};
 
-use super::sql::Inline;
+use super::sql::{Inline, SESSION_BY_HASH, USER_BY_KEY};
 use super::{SessionRecord, StoreError, UserRecord};
 use crate::domain::token::TokenHash;
 
@@ -85,21 +85,11 @@ impl InlineReads {
     }
 
     pub(super) fn session(&self, hash: &TokenHash) -> Inline<SessionRecord> {
-        self.read(
-            "SELECT id, token_hash, appid, openid, unionid, created_at, expires_at, idle_expires_at, revoked_at
-             FROM sessions WHERE token_hash = ?1",
-            [&hash.0[..]],
-            session_from,
-        )
+        self.read(SESSION_BY_HASH, [&hash.0[..]], session_from)
     }
 
     pub(super) fn user(&self, appid: &str, openid: &str) -> Inline<UserRecord> {
-        self.read(
-            "SELECT appid, openid, unionid, session_key, prev_session_key, prev_key_until, created_at, updated_at
-             FROM users WHERE appid = ?1 AND openid = ?2",
-            (appid, openid),
-            user_from,
-        )
+        self.read(USER_BY_KEY, (appid, openid), user_from)
     }
 
     fn read<T>(
@@ -187,7 +177,8 @@ enum ReadError {
     Sqlite(#[from] rusqlite::Error),
 }
 
-/// Columns are read by position, in the order of the `SELECT`s above.
+/// Columns are read by position, in the order of `SESSION_BY_HASH` and
+/// `USER_BY_KEY`.
 fn session_from(row: &Row<'_>) -> rusqlite::Result<SessionRecord> {
     Ok(SessionRecord {
         id: row.get(0)?,

@@ -19,6 +19,7 @@ mod rows;
 mod sql;
 pub mod sqlite;
 mod sqlite_reads;
+mod wal_sync;
 
 /// A store failure. Messages never contain row contents.
 #[derive(Debug, thiserror::Error)]

@@ -7,9 +7,13 @@
 //! (a connection for everything that writes: one from the pool on PostgreSQL;
 //! on SQLite the one writer connection, behind a fair lock so that writers
 //! queue in process instead of sleeping in SQLite's busy handler),
-//! `write_lazy()` (the same for writes whose loss in a crash of the machine or
-//! the database server costs nothing: their commits do not wait for the
-//! disk), `write_claim()` (which of the two a login claim takes),
+//! `synced()` (called after every write that must survive a power cut, once
+//! its commit returned: nothing on PostgreSQL, whose commit waits for its WAL
+//! flush; on SQLite one group `fsync` of the WAL shared by every commit
+//! waiting), `healthy()` (whether durable writes still work),
+//! `write_lazy()` (for writes whose loss in a crash of the machine or the
+//! database server costs nothing: they do not wait for the disk),
+//! `write_claim()` (which of the two a login claim takes),
 //! `connect`/`migrate`, the row mappers
 //! (`rows.rs`), `upsert_user_in`, whose "was it new?" differs per engine, and
 //! `complete_login_in`: one statement on PostgreSQL (writable CTEs: a login's
@@ -101,6 +105,8 @@ macro_rules! sql_store {
                 let mut tx = sqlx::Connection::begin(&mut *w).await.map_err(unavailable)?;
                 let new = upsert_user_in(&mut tx, user).await?;
                 tx.commit().await.map_err(unavailable)?;
+                drop(w);
+                self.synced().await?;
                 Ok(new)
             }
 
@@ -160,6 +166,7 @@ macro_rules! sql_store {
                         .execute(&mut *self.write().await?)
                         .await
                         .map_err(unavailable)?;
+                self.synced().await?;
                 Ok(done.rows_affected() == 1)
             }
 
@@ -189,6 +196,8 @@ macro_rules! sql_store {
                 }
                 insert_session_in(&mut tx, new).await?;
                 tx.commit().await.map_err(unavailable)?;
+                drop(w);
+                self.synced().await?;
                 Ok(true)
             }
 
@@ -231,6 +240,7 @@ macro_rules! sql_store {
                 .execute(&mut *self.write().await?)
                 .await
                 .map_err(unavailable)?;
+                self.synced().await?;
                 Ok(done.rows_affected())
             }
         }
@@ -280,7 +290,16 @@ macro_rules! sql_store {
                 .await
                 .map_err(unavailable)?;
                 match row {
-                    Some(row) => claim_from_row(&row, c.owner),
+                    Some(row) => {
+                        let state = claim_from_row(&row, c.owner)?;
+                        if matches!(state, ClaimState::Done(_)) {
+                            // Its login may have been cancelled between its
+                            // commit and its `synced()`: a replayed token is
+                            // handed out only once it is on disk.
+                            self.synced().await?;
+                        }
+                        Ok(state)
+                    }
                     // Released by its holder between our two statements: ask again.
                     None => Ok(ClaimState::Pending),
                 }
@@ -293,7 +312,12 @@ macro_rules! sql_store {
                 session: &SessionRecord,
                 record: &LoginRecord,
             ) -> Result<Option<bool>, StoreError> {
-                complete_login_in(&mut *self.write().await?, c, user, session, record).await
+                let done =
+                    complete_login_in(&mut *self.write().await?, c, user, session, record).await?;
+                if done.is_some() {
+                    self.synced().await?;
+                }
+                Ok(done)
             }
 
             async fn fail_claim(
@@ -312,7 +336,7 @@ macro_rules! sql_store {
                 .execute(&mut *self.write().await?)
                 .await
                 .map_err(unavailable)?;
-                Ok(())
+                self.synced().await
             }
 
             async fn release_claim(&self, key: &[u8; 32], owner: &str) -> Result<(), StoreError> {
@@ -324,7 +348,7 @@ macro_rules! sql_store {
                 .execute(&mut *self.write().await?)
                 .await
                 .map_err(unavailable)?;
-                Ok(())
+                self.synced().await
             }
         }
 
@@ -355,6 +379,7 @@ macro_rules! sql_store {
                 .execute(&mut *self.write().await?)
                 .await
                 .map_err(unavailable)?;
+                self.synced().await?;
                 Ok(done.rows_affected() == 1)
             }
         }
@@ -384,6 +409,7 @@ macro_rules! sql_store {
                 .fetch_optional(&mut *self.write().await?)
                 .await
                 .map_err(unavailable)?;
+                self.synced().await?;
                 row.map(|r| r.try_get::<i64, _>("fence").map_err(corrupt))
                     .transpose()
             }
@@ -395,13 +421,14 @@ macro_rules! sql_store {
                     .execute(&mut *self.write().await?)
                     .await
                     .map_err(unavailable)?;
-                Ok(())
+                self.synced().await
             }
         }
 
         #[async_trait]
         impl Store for $store {
             async fn ping(&self) -> Result<(), StoreError> {
+                self.healthy()?;
                 sqlx::query("SELECT 1")
                     .execute(&self.reader)
                     .await

@@ -1,9 +1,11 @@
 //! SQLite store: one file, zero setup, for a single instance. WAL journal,
-//! `synchronous = FULL` (an acknowledged login survives a crash or power cut),
 //! embedded migrations. `sqlite::memory:` gives a private in-memory database.
-//! Writes go through one writer lock (`Writer`); the two lookups on the
-//! request path (verify, decrypt) are read on the calling thread
-//! (`sqlite_reads.rs`), everything else through sqlx's reader pool.
+//! Writes go through one writer lock (`Writer`) and commit without an
+//! `fsync`; those that must survive a power cut (an acknowledged login,
+//! revoke, refresh) then wait for a group `fsync` of the WAL shared with every
+//! commit waiting at the time (`wal_sync.rs`). The two lookups on the request
+//! path (verify, decrypt) are read on the calling thread (`sqlite_reads.rs`),
+//! everything else through sqlx's reader pool.
 
 use std::ops::{Deref, DerefMut};
 use std::str::FromStr;
@@ -20,6 +22,7 @@ use sqlx::{Row, Sqlite, SqlitePool};
 
 use super::sql::Inline;
 use super::sqlite_reads::InlineReads;
+use super::wal_sync::WalSync;
 use super::{
     CachedToken, Claim, ClaimState, ClaimStore, LockStore, LoginRecord, SessionRecord,
     SessionStore, Store, StoreError, TokenStore, UserRecord, UserStore, UserUpsert,
@@ -33,6 +36,8 @@ pub struct SqliteStore {
     /// A file database's verify and decrypt lookups, on the calling thread.
     inline: Option<InlineReads>,
     writer: Writer,
+    /// A file database's group `fsync`; `None` in memory.
+    wal: Option<WalSync>,
 }
 
 /// Everything that writes goes through one connection: SQLite has one writer
@@ -45,27 +50,19 @@ pub struct SqliteStore {
 /// the pool's ping also did: replace a connection whose worker thread had
 /// died. Here such a crash would fail every write until a restart; sqlx's
 /// worker only dies on a panic inside it.)
+///
+/// The connection commits with `synchronous = NORMAL`: a commit is in the
+/// WAL file (it survives a crash of this process) but not yet on the disk
+/// (a power cut can lose it) until `SqliteStore::synced` returns.
 enum Writer {
-    Connection(tokio::sync::Mutex<WriterConnections>),
+    Connection(tokio::sync::Mutex<SqliteConnection>),
     /// An in-memory database is one connection, shared with the reads.
     Pool(SqlitePool),
 }
 
-/// Two connections to the file behind the one writer lock, so they do not
-/// wait for each other in SQLite (unless a cancelled caller dropped the lock
-/// while its statement still ran: verify's touches run in a task of their
-/// own for that reason): `durable` commits with `synchronous = FULL`
-/// (an `fsync` of the WAL each), `lazy` with `NORMAL` (no `fsync`; the commit
-/// reaches the disk with the next durable one or checkpoint, and survives a
-/// crash of this process, not a power cut). See `SqliteStore::write_lazy`.
-struct WriterConnections {
-    durable: SqliteConnection,
-    lazy: SqliteConnection,
-}
-
 /// The writer connection while one caller holds it.
 enum WriteGuard<'a> {
-    Connection(tokio::sync::MappedMutexGuard<'a, SqliteConnection>),
+    Connection(tokio::sync::MutexGuard<'a, SqliteConnection>),
     Pool(PoolConnection<Sqlite>),
 }
 
@@ -108,7 +105,8 @@ impl SqliteStore {
             .create_if_missing(true)
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(5))
-            .synchronous(SqliteSynchronous::Full);
+            // Durability comes from `WalSync` (file) or does not apply (memory).
+            .synchronous(SqliteSynchronous::Normal);
         let options = if memory {
             options
         } else {
@@ -133,17 +131,13 @@ impl SqliteStore {
                 reader: pool.clone(),
                 inline: None,
                 writer: Writer::Pool(pool),
+                wal: None,
             });
         }
         // The writer first: it creates the file and switches it to WAL.
-        let durable = options.connect().await.map_err(cannot_open)?;
-        let lazy = options
-            .clone()
-            .synchronous(SqliteSynchronous::Normal)
-            .connect()
-            .await
-            .map_err(cannot_open)?;
+        let writer = options.connect().await.map_err(cannot_open)?;
         let path = options.get_filename().to_owned();
+        let wal = WalSync::new(&path);
         let reader = open(
             super::sql::pool_options::<sqlx::Sqlite>().max_connections(8),
             options,
@@ -154,10 +148,8 @@ impl SqliteStore {
             inline: super::sqlite_reads::plain_url(url)
                 .then(|| InlineReads::new(path))
                 .flatten(),
-            writer: Writer::Connection(tokio::sync::Mutex::new(WriterConnections {
-                durable,
-                lazy,
-            })),
+            writer: Writer::Connection(tokio::sync::Mutex::new(writer)),
+            wal: Some(wal),
         })
     }
 
@@ -169,18 +161,31 @@ impl SqliteStore {
         self.inline.as_ref()?.user(appid, openid)
     }
 
-    /// The writer connection, once every write queued before this one is done.
+    /// The writer connection, once every write queued before this one is
+    /// done. A write that must survive a power cut calls `synced()` after its
+    /// commit, once it has let go of the connection.
     async fn write(&self) -> Result<WriteGuard<'_>, StoreError> {
-        self.writer_of(|w| &mut w.durable).await
+        let busy = |_| StoreError::Unavailable("the sqlite writer stayed busy".into());
+        match &self.writer {
+            Writer::Connection(lock) => tokio::time::timeout(WRITER_WAIT, lock.lock())
+                .await
+                .map(WriteGuard::Connection)
+                .map_err(busy),
+            // In memory, nothing waits for a disk.
+            Writer::Pool(pool) => pool
+                .acquire()
+                .await
+                .map(WriteGuard::Pool)
+                .map_err(unavailable),
+        }
     }
 
-    /// The writer for what may be lost with the machine (not with this
-    /// process): its commits do not wait for the disk. Only claims
-    /// (`write_claim`), idle-deadline touches and purges use it (the
-    /// `sql_store!` macro says why each may).
-    /// It queues behind the same lock as `write()`.
+    /// The same writer, for what may be lost with the machine (not with
+    /// this process): the caller does not wait for `synced()`. Only claims
+    /// (`write_claim`), idle-deadline touches and purges (the `sql_store!`
+    /// macro says why each may).
     async fn write_lazy(&self) -> Result<WriteGuard<'_>, StoreError> {
-        self.writer_of(|w| &mut w.lazy).await
+        self.write().await
     }
 
     /// A login claim is lazy here. The database lives and dies with this
@@ -192,30 +197,26 @@ impl SqliteStore {
         self.write_lazy().await
     }
 
-    async fn writer_of(
-        &self,
-        pick: fn(&mut WriterConnections) -> &mut SqliteConnection,
-    ) -> Result<WriteGuard<'_>, StoreError> {
-        let busy = |_| StoreError::Unavailable("the sqlite writer stayed busy".into());
-        match &self.writer {
-            Writer::Connection(lock) => tokio::time::timeout(WRITER_WAIT, lock.lock())
-                .await
-                .map(|guard| WriteGuard::Connection(tokio::sync::MutexGuard::map(guard, pick)))
-                .map_err(busy),
-            // In memory, nothing waits for a disk.
-            Writer::Pool(pool) => pool
-                .acquire()
-                .await
-                .map(WriteGuard::Pool)
-                .map_err(unavailable),
+    /// Returns once every commit made before the call is on disk: one group
+    /// `fsync` of the WAL (`wal_sync.rs`). In memory, nothing to wait for.
+    async fn synced(&self) -> Result<(), StoreError> {
+        match &self.wal {
+            Some(wal) => wal.flush().await,
+            None => Ok(()),
         }
+    }
+
+    /// Fails once a WAL `fsync` has failed (until restart).
+    fn healthy(&self) -> Result<(), StoreError> {
+        self.wal.as_ref().map_or(Ok(()), WalSync::check)
     }
 
     pub async fn migrate(&self) -> Result<(), StoreError> {
         sqlx::migrate!("migrations/sqlite")
             .run(&mut *self.write().await?)
             .await
-            .map_err(|e| StoreError::Unavailable(format!("migration failed: {e}")))
+            .map_err(|e| StoreError::Unavailable(format!("migration failed: {e}")))?;
+        self.synced().await
     }
 }
 
@@ -310,19 +311,31 @@ mod tests {
             .unwrap()
     }
 
-    /// Logins commit with an `fsync`; only the lazy writer skips it, and both
-    /// write the same WAL.
+    /// The writer commits without an `fsync` (WAL, `NORMAL`); durable
+    /// writes then sync the WAL themselves, lazy ones do not.
     #[tokio::test]
-    async fn only_the_lazy_writer_commits_without_fsync() {
+    async fn durable_writes_sync_the_wal_and_lazy_ones_do_not() {
         let dir = tempfile::tempdir().unwrap();
         let url = format!("sqlite://{}", dir.path().join("writers.db").display());
         let store = SqliteStore::connect(&url).await.unwrap();
-        let mut durable = store.write().await.unwrap();
-        assert_eq!(pragma(&mut durable, "synchronous").await, "2", "FULL");
-        assert_eq!(pragma(&mut durable, "journal_mode").await, "wal");
-        drop(durable);
-        let mut lazy = store.write_lazy().await.unwrap();
-        assert_eq!(pragma(&mut lazy, "synchronous").await, "1", "NORMAL");
-        assert_eq!(pragma(&mut lazy, "journal_mode").await, "wal");
+        store.migrate().await.unwrap();
+        let mut writer = store.write().await.unwrap();
+        assert_eq!(pragma(&mut writer, "synchronous").await, "1", "NORMAL");
+        assert_eq!(pragma(&mut writer, "journal_mode").await, "wal");
+        drop(writer);
+        let syncs = || store.wal.as_ref().unwrap().syncs();
+        let after_migration = syncs();
+        assert_eq!(after_migration, 1);
+
+        let now = 1_700_000_000;
+        store.touch_session("nobody", now).await.unwrap();
+        store.purge_expired(now).await.unwrap();
+        assert_eq!(
+            syncs(),
+            after_migration,
+            "lazy writes do not wait for the disk"
+        );
+        assert!(!store.revoke_session("nobody", now).await.unwrap());
+        assert_eq!(syncs(), after_migration + 1, "a revoke does");
     }
 }

@@ -3,14 +3,16 @@
 //! claim and lock rows; a login commits in one statement. Migrations are
 //! embedded (`migrations/postgres`) and run at start or by `wxlogin migrate`.
 //! A schema other than `public` is chosen with the URL's
-//! `options=-c search_path=NAME`.
+//! `options=-c search_path=NAME`. A server on the loopback is spoken to
+//! without TLS unless the URL (or `PGSSLMODE`) asks for it: see
+//! `plaintext_on_loopback`.
 
 use std::str::FromStr;
 use std::time::Duration;
 
 use async_trait::async_trait;
 use sqlx::pool::PoolConnection;
-use sqlx::postgres::{PgConnectOptions, PgConnection, PgRow};
+use sqlx::postgres::{PgConnectOptions, PgConnection, PgRow, PgSslMode};
 use sqlx::{PgPool, Postgres, Row};
 
 use super::sql::Inline;
@@ -37,10 +39,33 @@ fn unavailable(e: sqlx::Error) -> StoreError {
 
 super::rows::row_mappers!(PgRow);
 
+/// sqlx, like libpq, defaults to `sslmode=prefer`: TLS whenever the server
+/// offers it, with no certificate check. To a server on this machine's
+/// loopback that protects nothing (the bytes never leave the kernel, and
+/// whoever can read them there can read the server's memory), and it cost a
+/// fifth of a cache-off verify's CPU (`bench/RESULTS.md`). So when neither
+/// the URL nor `PGSSLMODE` chooses a mode and the host is 127.0.0.0/8, `::1`
+/// or `localhost`, TLS is off; any other host keeps the default, and an
+/// explicit `sslmode` always wins.
+fn plaintext_on_loopback(options: PgConnectOptions, url: &str) -> PgConnectOptions {
+    let chosen = url.contains("sslmode=") || std::env::var_os("PGSSLMODE").is_some();
+    let host = options.get_host();
+    let loopback = host == "localhost"
+        || host
+            .trim_matches(['[', ']'])
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback());
+    if chosen || !loopback {
+        return options;
+    }
+    options.ssl_mode(PgSslMode::Disable)
+}
+
 impl PostgresStore {
     pub async fn connect(url: &str) -> Result<Self, StoreError> {
         let options = PgConnectOptions::from_str(url)
             .map_err(|e| StoreError::Config(format!("bad postgres URL: {e}")))?;
+        let options = plaintext_on_loopback(options, url);
         let open = |max, options| {
             super::sql::pool_options::<sqlx::Postgres>()
                 .max_connections(max)
@@ -198,10 +223,7 @@ mod tests {
             .unwrap()
     }
 
-    /// Only the lazy pool returns before the WAL flush, and it keeps the
-    /// URL's own options (here the schema).
-    #[tokio::test]
-    async fn only_the_lazy_pool_commits_without_waiting_for_the_wal_flush() {
+    fn test_url() -> Option<String> {
         let var = "WXLOGIN_TEST_POSTGRES_URL";
         let Some(base) = std::env::var(var).ok().filter(|u| !u.is_empty()) else {
             assert_ne!(
@@ -210,10 +232,55 @@ mod tests {
                 "{var} must be set in CI"
             );
             eprintln!("\n!!! SKIPPED: {var} is not set; this test needs it (see .ci/run) !!!\n");
-            return;
+            return None;
         };
+        Some(base)
+    }
+
+    fn with(base: &str, param: &str) -> String {
         let sep = if base.contains('?') { '&' } else { '?' };
-        let url = format!("{base}{sep}options=-c%20search_path%3Dwxt_lazy_check");
+        format!("{base}{sep}{param}")
+    }
+
+    async fn uses_tls(store: &PostgresStore) -> bool {
+        sqlx::query_scalar("SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()")
+            .fetch_one(&mut *store.write().await.unwrap())
+            .await
+            .unwrap()
+    }
+
+    /// No TLS to a server on the loopback by default; an explicit
+    /// `sslmode` is obeyed (checked where the server offers TLS).
+    #[tokio::test]
+    async fn the_loopback_is_spoken_to_without_tls_unless_asked() {
+        let Some(base) = test_url() else { return };
+        let host = PgConnectOptions::from_str(&base)
+            .unwrap()
+            .get_host()
+            .to_owned();
+        assert!(
+            ["127.0.0.1", "localhost", "::1"].contains(&host.as_str()),
+            "load and fault tests talk only to the loopback, not {host}"
+        );
+        let store = PostgresStore::connect(&base).await.unwrap();
+        assert!(!uses_tls(&store).await);
+        let server_offers_tls = show(store.write().await.unwrap(), "ssl").await == "on";
+        if server_offers_tls {
+            let asked = PostgresStore::connect(&with(&base, "sslmode=require"))
+                .await
+                .unwrap();
+            assert!(uses_tls(&asked).await);
+        } else {
+            eprintln!("the server offers no TLS: the explicit sslmode=require case is not checked");
+        }
+    }
+
+    /// Only the lazy pool returns before the WAL flush, and it keeps the
+    /// URL's own options (here the schema).
+    #[tokio::test]
+    async fn only_the_lazy_pool_commits_without_waiting_for_the_wal_flush() {
+        let Some(base) = test_url() else { return };
+        let url = with(&base, "options=-c%20search_path%3Dwxt_lazy_check");
         let store = PostgresStore::connect(&url).await.unwrap();
         assert_ne!(
             show(store.write().await.unwrap(), "synchronous_commit").await,

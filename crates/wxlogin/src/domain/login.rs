@@ -197,11 +197,16 @@ impl Core {
             new_user: false,
             expires_at: record.expires_at,
         };
-        let Some(new_user) = self
+        let committed = self
             .store
             .complete_login(claim, &user, &record, &login)
-            .await?
-        else {
+            .await;
+        // The login rotated the user's session_key: drop the cached one now,
+        // also on an error, which can come after the commit took effect.
+        if let Some(cache) = &self.cache {
+            cache.forget_user(openid);
+        }
+        let Some(new_user) = committed? else {
             // Our lease ran out and another request took the claim over; its
             // upstream call will meet the consumed code.
             tracing::warn!("login claim lost before commit");
@@ -209,10 +214,6 @@ impl Core {
                 wechat_errcode: None,
             });
         };
-        // The login rotated the user's session_key: drop the cached one now.
-        if let Some(cache) = &self.cache {
-            cache.forget_user(openid);
-        }
         Ok(LoginOutcome {
             token,
             expires_at: record.expires_at,

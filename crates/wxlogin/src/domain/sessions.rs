@@ -135,12 +135,11 @@ impl Core {
         // A refresh changes the token, not the session's absolute end of life.
         record.expires_at = current.expires_at;
         record.idle_expires_at = record.idle_expires_at.min(current.expires_at);
-        let replaced = self
-            .store
-            .replace_session(&current.id, &record, now)
-            .await?;
+        // Evicted whatever the store answers: an error can come after the
+        // change took effect (a commit whose `fsync` failed, a reply lost).
+        let replaced = self.store.replace_session(&current.id, &record, now).await;
         self.forget_cached(&hash);
-        if !replaced {
+        if !replaced? {
             return Err(Error::InvalidToken);
         }
         Ok(Refreshed {
@@ -156,10 +155,10 @@ impl Core {
         let revoked = self
             .store
             .revoke_session(&current.id, self.clock.now())
-            .await?;
+            .await;
         self.forget_cached(&hash);
         // Already revoked elsewhere (and answered from this instance's cache).
-        if !revoked {
+        if !revoked? {
             return Err(Error::InvalidToken);
         }
         Ok(())
@@ -189,14 +188,11 @@ impl Core {
     /// Revoke every session of a user (admin); returns how many were active.
     pub async fn revoke_user_sessions(&self, appid: &str, openid: &str) -> Result<u64, Error> {
         self.apps.get(appid).ok_or(Error::UnknownApp)?;
-        let revoked = self
-            .store
-            .revoke_all(appid, openid, self.clock.now())
-            .await?;
+        let revoked = self.store.revoke_all(appid, openid, self.clock.now()).await;
         if let Some(cache) = &self.cache {
             cache.forget_all_sessions();
         }
-        Ok(revoked)
+        Ok(revoked?)
     }
 }
 

@@ -96,7 +96,8 @@ impl Core {
             .await?;
         let now = self.clock.now();
         let text = new_key.expose_secret().as_bytes();
-        self.store
+        let stored = self
+            .store
             .upsert_user(&UserUpsert {
                 appid: appid.to_owned(),
                 openid: openid.to_owned(),
@@ -108,10 +109,11 @@ impl Core {
                 now,
                 previous_key_until: now + self.policy.key_grace,
             })
-            .await?;
+            .await;
+        // Evicted also on an error, which can come after the change took effect.
         if let Some(cache) = &self.cache {
             cache.forget_user(openid);
         }
-        Ok(())
+        stored.map(drop).map_err(Into::into)
     }
 }

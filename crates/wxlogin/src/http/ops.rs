@@ -11,10 +11,12 @@ use serde_json::{Value, json};
 use super::HttpState;
 use crate::domain::Error;
 
-/// Liveness: the process answers.
-#[utoipa::path(get, path = "/healthz", tag = "operations", responses((status = 200, description = "alive")))]
-pub async fn healthz() -> Json<Value> {
-    Json(json!({"status": "ok"}))
+/// Liveness: the process answers, and nothing happened that only a restart
+/// mends (a failed `fsync` of the SQLite WAL).
+#[utoipa::path(get, path = "/healthz", tag = "operations", responses((status = 200, description = "alive"), (status = 503, description = "store_unavailable: restart the service")))]
+pub async fn healthz(State(state): State<Arc<HttpState>>) -> Result<Json<Value>, Error> {
+    state.core.store.alive()?;
+    Ok(Json(json!({"status": "ok"})))
 }
 
 /// Readiness: the store answers.

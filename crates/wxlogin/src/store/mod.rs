@@ -223,6 +223,11 @@ pub trait LockStore: Send + Sync {
 pub trait Store: UserStore + SessionStore + ClaimStore + TokenStore + LockStore {
     /// Readiness: a cheap round trip.
     async fn ping(&self) -> Result<(), StoreError>;
+    /// Liveness: an error means only a restart can help (on SQLite, an
+    /// `fsync` of the WAL failed). No round trip.
+    fn alive(&self) -> Result<(), StoreError> {
+        Ok(())
+    }
     /// Delete expired claims and long-dead sessions; returns rows removed.
     async fn purge_expired(&self, now: UnixTime) -> Result<u64, StoreError>;
 }

@@ -326,6 +326,7 @@ macro_rules! sql_store {
                 owner: &str,
                 error_code: &str,
             ) -> Result<(), StoreError> {
+                // Through `write_claim()`, as the claim itself: lost with it.
                 sqlx::query(
                     "UPDATE login_claims SET state = 'failed', error_code = $3
                      WHERE claim_key = $1 AND owner = $2 AND state = 'pending'",
@@ -333,10 +334,10 @@ macro_rules! sql_store {
                 .bind(&key[..])
                 .bind(owner)
                 .bind(error_code)
-                .execute(&mut *self.write().await?)
+                .execute(&mut *self.write_claim().await?)
                 .await
                 .map_err(unavailable)?;
-                self.synced().await
+                Ok(())
             }
 
             async fn release_claim(&self, key: &[u8; 32], owner: &str) -> Result<(), StoreError> {
@@ -345,10 +346,10 @@ macro_rules! sql_store {
                 )
                 .bind(&key[..])
                 .bind(owner)
-                .execute(&mut *self.write().await?)
+                .execute(&mut *self.write_claim().await?)
                 .await
                 .map_err(unavailable)?;
-                self.synced().await
+                Ok(())
             }
         }
 
@@ -409,7 +410,9 @@ macro_rules! sql_store {
                 .fetch_optional(&mut *self.write().await?)
                 .await
                 .map_err(unavailable)?;
-                self.synced().await?;
+                if row.is_some() {
+                    self.synced().await?;
+                }
                 row.map(|r| r.try_get::<i64, _>("fence").map_err(corrupt))
                     .transpose()
             }
@@ -427,6 +430,10 @@ macro_rules! sql_store {
 
         #[async_trait]
         impl Store for $store {
+            fn alive(&self) -> Result<(), StoreError> {
+                self.healthy()
+            }
+
             async fn ping(&self) -> Result<(), StoreError> {
                 self.healthy()?;
                 sqlx::query("SELECT 1")

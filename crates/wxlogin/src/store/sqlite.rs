@@ -135,9 +135,15 @@ impl SqliteStore {
             });
         }
         // The writer first: it creates the file and switches it to WAL.
-        let writer = options.connect().await.map_err(cannot_open)?;
+        let mut writer = options.connect().await.map_err(cannot_open)?;
+        // The file SQLite opened (symlinks resolved), whose WAL it names.
+        let opened: String =
+            sqlx::query_scalar("SELECT file FROM pragma_database_list WHERE name = 'main'")
+                .fetch_one(&mut writer)
+                .await
+                .map_err(cannot_open)?;
+        let wal = WalSync::new(std::path::Path::new(&opened));
         let path = options.get_filename().to_owned();
-        let wal = WalSync::new(&path);
         let reader = open(
             super::sql::pool_options::<sqlx::Sqlite>().max_connections(8),
             options,
@@ -165,6 +171,7 @@ impl SqliteStore {
     /// done. A write that must survive a power cut calls `synced()` after its
     /// commit, once it has let go of the connection.
     async fn write(&self) -> Result<WriteGuard<'_>, StoreError> {
+        self.healthy()?;
         let busy = |_| StoreError::Unavailable("the sqlite writer stayed busy".into());
         match &self.writer {
             Writer::Connection(lock) => tokio::time::timeout(WRITER_WAIT, lock.lock())
@@ -297,7 +304,7 @@ async fn complete_login_in(
 super::sql::sql_store!(SqliteStore, SqliteConnection, Sqlite);
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
 
@@ -311,31 +318,215 @@ mod tests {
             .unwrap()
     }
 
-    /// The writer commits without an `fsync` (WAL, `NORMAL`); durable
-    /// writes then sync the WAL themselves, lazy ones do not.
+    fn user(openid: &str, key: u8) -> UserUpsert {
+        UserUpsert {
+            appid: "wxapp".into(),
+            openid: openid.into(),
+            unionid: None,
+            sealed_session_key: vec![key; 16],
+            key_fingerprint: vec![key; 8],
+            now: NOW,
+            previous_key_until: NOW + 60,
+        }
+    }
+
+    fn session(id: &str) -> SessionRecord {
+        let mut hash = [0; 32];
+        hash[..id.len()].copy_from_slice(id.as_bytes());
+        SessionRecord {
+            id: id.into(),
+            token_hash: TokenHash(hash),
+            appid: "wxapp".into(),
+            openid: "o1".into(),
+            unionid: None,
+            created_at: NOW,
+            expires_at: NOW + 3600,
+            idle_expires_at: NOW + 600,
+            revoked_at: None,
+        }
+    }
+
+    const NOW: UnixTime = 1_700_000_000;
+
+    async fn file_store(dir: &tempfile::TempDir, name: &str) -> SqliteStore {
+        let url = format!("sqlite://{}", dir.path().join(name).display());
+        let store = SqliteStore::connect(&url).await.unwrap();
+        store.migrate().await.unwrap();
+        store
+    }
+
+    /// The writer commits without an `fsync` (WAL, `NORMAL`); every write
+    /// that must survive a power cut syncs the WAL after it, lazy ones and
+    /// writes that change nothing do not.
     #[tokio::test]
     async fn durable_writes_sync_the_wal_and_lazy_ones_do_not() {
         let dir = tempfile::tempdir().unwrap();
-        let url = format!("sqlite://{}", dir.path().join("writers.db").display());
-        let store = SqliteStore::connect(&url).await.unwrap();
-        store.migrate().await.unwrap();
+        let store = file_store(&dir, "writers.db").await;
         let mut writer = store.write().await.unwrap();
         assert_eq!(pragma(&mut writer, "synchronous").await, "1", "NORMAL");
         assert_eq!(pragma(&mut writer, "journal_mode").await, "wal");
         drop(writer);
         let syncs = || store.wal.as_ref().unwrap().syncs();
-        let after_migration = syncs();
-        assert_eq!(after_migration, 1);
+        assert_eq!(syncs(), 1, "the migration");
+        let mut expected = syncs();
+        let mut step = |what: &str, durable: bool| {
+            expected += u64::from(durable);
+            assert_eq!(syncs(), expected, "{what}");
+        };
 
-        let now = 1_700_000_000;
-        store.touch_session("nobody", now).await.unwrap();
-        store.purge_expired(now).await.unwrap();
-        assert_eq!(
-            syncs(),
-            after_migration,
-            "lazy writes do not wait for the disk"
+        let claim = Claim {
+            key: &[7; 32],
+            appid: "wxapp",
+            owner: "me",
+            now: NOW,
+            lease_until: NOW + 10,
+            expires_at: NOW + 300,
+        };
+        assert_eq!(store.claim(&claim).await.unwrap(), ClaimState::Acquired);
+        step("a claim is lazy", false);
+        let record = LoginRecord {
+            session_id: "s1".into(),
+            sealed_token: vec![1; 40],
+            openid: "o1".into(),
+            unionid: None,
+            new_user: false,
+            expires_at: NOW + 3600,
+        };
+        let done = store
+            .complete_login(&claim, &user("o1", 1), &session("s1"), &record)
+            .await
+            .unwrap();
+        assert_eq!(done, Some(true));
+        step("a login", true);
+        let replay = Claim {
+            owner: "retry",
+            ..claim
+        };
+        assert!(matches!(
+            store.claim(&replay).await.unwrap(),
+            ClaimState::Done(_)
+        ));
+        step("a replayed login", true);
+        let lost = store
+            .complete_login(&claim, &user("o1", 1), &session("s9"), &record)
+            .await
+            .unwrap();
+        assert_eq!(lost, None);
+        step("a login whose claim is gone changes nothing", false);
+
+        let other = Claim {
+            key: &[8; 32],
+            ..claim
+        };
+        store.claim(&other).await.unwrap();
+        store
+            .fail_claim(other.key, "me", "invalid_code")
+            .await
+            .unwrap();
+        step("failing a claim is lazy", false);
+        let third = Claim {
+            key: &[9; 32],
+            ..claim
+        };
+        store.claim(&third).await.unwrap();
+        store.release_claim(third.key, "me").await.unwrap();
+        step("releasing a claim is lazy", false);
+
+        store.touch_session("s1", NOW + 900).await.unwrap();
+        step("a touch is lazy", false);
+        store.purge_expired(NOW).await.unwrap();
+        step("a purge is lazy", false);
+        assert!(store.upsert_user(&user("o2", 2)).await.unwrap());
+        step("a user upsert", true);
+        assert!(
+            store
+                .replace_session("s1", &session("t2"), NOW)
+                .await
+                .unwrap()
         );
-        assert!(!store.revoke_session("nobody", now).await.unwrap());
-        assert_eq!(syncs(), after_migration + 1, "a revoke does");
+        step("a refresh", true);
+        assert!(
+            !store
+                .replace_session("s1", &session("u3"), NOW)
+                .await
+                .unwrap()
+        );
+        step("a refresh of a dead session changes nothing", false);
+        assert!(store.revoke_session("t2", NOW).await.unwrap());
+        step("a revoke", true);
+        assert_eq!(store.revoke_all("wxapp", "o1", NOW).await.unwrap(), 0);
+        step("a revoke of all", true);
+        let token = CachedToken {
+            sealed_token: vec![3; 40],
+            expires_at: NOW + 7200,
+            fence: 1,
+        };
+        assert!(store.put_access_token("wxapp", &token).await.unwrap());
+        step("an access token", true);
+        assert_eq!(
+            store.try_lock("refresh", "a", NOW, NOW + 30).await.unwrap(),
+            Some(1)
+        );
+        step("a lock taken", true);
+        assert_eq!(
+            store.try_lock("refresh", "b", NOW, NOW + 30).await.unwrap(),
+            None
+        );
+        step("a lock refused", false);
+        store.unlock("refresh", "a").await.unwrap();
+        step("an unlock", true);
+    }
+
+    /// A durable write lets go of the writer before it waits for the disk.
+    #[tokio::test]
+    async fn the_writer_is_free_while_a_durable_write_waits_for_the_disk() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = std::sync::Arc::new(file_store(&dir, "free.db").await);
+        let held = std::sync::Arc::clone(&store.wal.as_ref().unwrap().leader)
+            .lock_owned()
+            .await;
+        let durable = tokio::spawn({
+            let store = std::sync::Arc::clone(&store);
+            async move { store.upsert_user(&user("o1", 1)).await }
+        });
+        tokio::time::timeout(Duration::from_secs(5), async {
+            while store.get_user("wxapp", "o1").await.unwrap().is_none() {
+                tokio::time::sleep(Duration::from_millis(1)).await;
+            }
+        })
+        .await
+        .expect("the upsert commits");
+        // Committed, waiting for the fsync: the writer is free meanwhile.
+        tokio::time::timeout(Duration::from_secs(5), store.touch_session("x", NOW))
+            .await
+            .expect("the writer was held over the fsync")
+            .unwrap();
+        assert!(!durable.is_finished());
+        drop(held);
+        assert!(durable.await.unwrap().unwrap());
+    }
+
+    /// SQLite names the WAL after the file a symlink points to; the `fsync`
+    /// goes to that file.
+    #[tokio::test]
+    async fn a_symlinked_database_syncs_the_wal_sqlite_writes() {
+        use std::os::unix::fs::MetadataExt as _;
+        let dir = tempfile::tempdir().unwrap();
+        let real = dir.path().join("real.db");
+        std::fs::write(&real, b"").unwrap();
+        std::os::unix::fs::symlink(&real, dir.path().join("link.db")).unwrap();
+        let store = file_store(&dir, "link.db").await;
+        store.upsert_user(&user("o1", 1)).await.unwrap();
+        let synced = store
+            .wal
+            .as_ref()
+            .unwrap()
+            .file()
+            .unwrap()
+            .metadata()
+            .unwrap();
+        let wal = std::fs::metadata(dir.path().join("real.db-wal")).unwrap();
+        assert_eq!((synced.dev(), synced.ino()), (wal.dev(), wal.ino()));
+        assert!(!dir.path().join("link.db-wal").exists());
     }
 }

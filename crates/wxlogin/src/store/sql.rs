@@ -10,7 +10,7 @@
 //! `synced()` (called after every write that must survive a power cut, once
 //! its commit returned: nothing on PostgreSQL, whose commit waits for its WAL
 //! flush; on SQLite one group `fsync` of the WAL shared by every commit
-//! waiting), `healthy()` (whether durable writes still work),
+//! waiting), `healthy()` (whether the store may still write at all),
 //! `write_lazy()` (for writes whose loss in a crash of the machine or the
 //! database server costs nothing: they do not wait for the disk),
 //! `write_claim()` (which of the two a login claim takes),

@@ -16,7 +16,7 @@ const DEMO_SECRET: &str = "demo-secret-0123456789abcdef";
 #[command(name = "wechat-sim", version)]
 struct Cli {
     /// Address to listen on.
-    #[arg(long, default_value = "127.0.0.1:9000")]
+    #[arg(long, default_value = "127.0.0.1:9100")]
     listen: SocketAddr,
     /// An app as APPID:SECRET, or APPID:SECRET:bound for one bound to Open
     /// Platform (unionid returned). Repeatable; without any, the demo app

@@ -5,16 +5,21 @@
 //                               mini program: its toolchain only takes `.js`
 //                               files (a `.cjs` entry is looked up as `.cjs.js`)
 //
+// Both are build outputs, not committed (git-ignored): `npm pack` / `npm publish`
+// make them (the `prepack` script), and the tests build their own copies into a
+// temporary directory (test/built.js) and run them.
+//
 // The source only uses `export function|class|const NAME` (no imports, no
 // default export), so the transform is textual: drop `export `, then list the
 // names in `module.exports`. Anything else is refused rather than mistranslated.
 //
-//   node scripts/build.mjs           write the files
-//   node scripts/build.mjs --check   fail if the committed files are stale
+//   node scripts/build.mjs             write dist/ and miniprogram_dist/ here
+//   node scripts/build.mjs --out DIR   write them under DIR instead
 
 import { readFileSync, writeFileSync, mkdirSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 export const SOURCE = 'src/index.js';
@@ -51,25 +56,23 @@ export function build() {
   return toCommonJs(readFileSync(join(root, SOURCE), 'utf8'));
 }
 
-if (process.argv[1] === fileURLToPath(import.meta.url)) {
+/**
+ * Write every output under `dir` (default: the package folder), creating the
+ * folders. Returns the absolute paths written, in the order of OUTPUTS.
+ */
+export function writeBuilds(dir = root) {
   const output = build();
-  if (process.argv.includes('--check')) {
-    const stale = OUTPUTS.filter((file) => {
-      try {
-        return readFileSync(join(root, file), 'utf8') !== output;
-      } catch {
-        return true;
-      }
-    });
-    if (stale.length) {
-      console.error(`stale: ${stale.join(', ')}; run \`npm run build\` in clients/miniprogram`);
-      process.exit(1);
-    }
-  } else {
-    for (const file of OUTPUTS) {
-      mkdirSync(dirname(join(root, file)), { recursive: true });
-      writeFileSync(join(root, file), output);
-      console.log(`wrote ${file}`);
-    }
-  }
+  return OUTPUTS.map((file) => {
+    const path = resolve(dir, file);
+    mkdirSync(dirname(path), { recursive: true });
+    writeFileSync(path, output);
+    return path;
+  });
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  const { values } = parseArgs({ options: { out: { type: 'string' } }, strict: true });
+  const dir = values.out === undefined ? root : resolve(values.out);
+  // On stderr: `npm pack --json` runs this as prepack and prints its JSON on stdout.
+  for (const path of writeBuilds(dir)) console.error(`wrote ${relative(process.cwd(), path) || path}`);
 }

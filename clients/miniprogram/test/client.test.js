@@ -4,9 +4,10 @@
 
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createRequire } from 'node:module';
 
 import { createClient, SessionKeyStaleError, TOKEN_KEY, WxLoginError } from '../src/index.js';
+import { OUTPUTS } from '../scripts/build.mjs';
+import { requireBuilt } from './built.js';
 import { createFakeWx } from './fake-wx.js';
 import { revokeUser, sim, startDemo } from './harness.js';
 
@@ -320,17 +321,19 @@ describe('createClient', () => {
     }
   });
 
-  test('the CommonJS build (dist/index.cjs) behaves the same', T, async () => {
-    const cjs = createRequire(import.meta.url)('../dist/index.cjs');
-    assert.deepEqual(Object.keys(cjs).sort(), ['SessionKeyStaleError', 'TOKEN_KEY', 'WxLoginError', 'createClient']);
-    const { wx, client } = device({ sdk: cjs });
-    const results = await Promise.all([client.session(), client.session(), client.session()]);
-    assert.ok(results.every((s) => s.openid === wx.device.openid));
-    assert.equal(wx.counts.login, 1);
+  for (const file of OUTPUTS) {
+    test(`the CommonJS build (${file}, built by test/built.js) behaves the same`, T, async () => {
+      const cjs = requireBuilt(file);
+      assert.deepEqual(Object.keys(cjs).sort(), ['SessionKeyStaleError', 'TOKEN_KEY', 'WxLoginError', 'createClient']);
+      const { wx, client } = device({ sdk: cjs });
+      const results = await Promise.all([client.session(), client.session(), client.session()]);
+      assert.ok(results.every((s) => s.openid === wx.device.openid));
+      assert.equal(wx.counts.login, 1);
 
-    const bogus = device({ sdk: cjs, loginCode: 'bogus' });
-    await assert.rejects(bogus.client.login(), (e) => e instanceof cjs.WxLoginError && e.code === 'invalid_code');
-  });
+      const bogus = device({ sdk: cjs, loginCode: 'bogus' });
+      await assert.rejects(bogus.client.login(), (e) => e instanceof cjs.WxLoginError && e.code === 'invalid_code');
+    });
+  }
 });
 
 describe('logout during a login', () => {

@@ -1,22 +1,27 @@
 // The demo page in a real browser: Debian's chromium driven by playwright-core,
 // against `wxlogin demo` (the page, the service and the simulator are all real).
-// Clicks through the page like a user and saves demo/screenshot.png.
+// Clicks through the page like a user and saves a screenshot of it to
+// target/screenshots/demo.png (the repository's git-ignored target/), so a test
+// run leaves the work tree alone. UPDATE_SCREENSHOT=1 also writes the committed
+// demo/screenshot.png (the README's picture).
 //
 // Needs /usr/bin/chromium and `npm ci` (scripts/setup-browser does both). When
 // chromium is missing the test is skipped loudly, or fails when CI is set.
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-import { startDemo } from './harness.js';
+import { REPO_ROOT, startDemo } from './harness.js';
 
 // Debian's chromium; CHROMIUM_PATH points elsewhere (another distribution, macOS).
 const CHROMIUM = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
-const SCREENSHOT = fileURLToPath(new URL('../demo/screenshot.png', import.meta.url));
+const SCREENSHOT = join(REPO_ROOT, 'target/screenshots/demo.png');
+const COMMITTED_SCREENSHOT = fileURLToPath(new URL('../demo/screenshot.png', import.meta.url));
+const updateScreenshot = ['1', 'true', 'yes'].includes(String(process.env.UPDATE_SCREENSHOT || '').toLowerCase());
 const ARGS = [
   '--headless',
   '--no-sandbox',
@@ -121,8 +126,9 @@ if (existsSync(CHROMIUM) || !inCi) {
       assert.match(log, /X-Wx-Appid/);
       assert.match(log, /"nickName": "Band"/);
 
-      // For the README: the whole page, from the top (the log scrolled it down).
+      // The whole page, from the top (the log scrolled it down).
       await page.evaluate(() => window.scrollTo(0, 0));
+      mkdirSync(dirname(SCREENSHOT), { recursive: true });
       await page.screenshot({ path: SCREENSHOT, fullPage: true });
 
       assert.equal(await click('logout'), 'Logged out');
@@ -134,6 +140,8 @@ if (existsSync(CHROMIUM) || !inCi) {
       assert.equal(res.status, 401, 'the token is revoked on the service');
 
       assert.deepEqual(problems, []);
+      // Only a run that passed replaces the README's picture.
+      if (updateScreenshot) copyFileSync(SCREENSHOT, COMMITTED_SCREENSHOT);
     } finally {
       await context?.close().catch(() => {});
       rmSync(profile, { recursive: true, force: true });

@@ -104,7 +104,7 @@ def render(R):
             f"{mib(R.get('rss_bare_conns_kib'))} | |",
             f"| after {R.get('rss_logins', 0):,} logins ({R.get('rss_logins_seconds', 0):.0f} s) "
             f"| {mib(R.get('rss_logins_kib'))} | |"]
-    peers = [R[k] for k in ("peer_wechatpy", "peer_easywechat") if R.get(k)]
+    peers = [R[k] for k in ("peer_wechatpy", "peer_easywechat", "peer_co_wechat_api") if R.get(k)]
     if peers:
         fastest = max(peers, key=lambda r: r["rps"])
         out += ["", "### 6. Side by side: our full login vs the SDKs' bare `code2session`, same simulator", "",
@@ -151,8 +151,9 @@ NOTES = """\
   first use (a burst of writes the small run never makes; on SQLite, one `fsync` each).
 - **Memory** is `VmRSS` of the `wxlogin serve` process; the connections are held open by
   `bench/conns.py` after one request each.
-- **Peers** run `bench/peers/` (wechatpy in N threads, node-easywechat with N async loops)
-  against the same simulator with fresh codes; the best of 16 and {connections} workers is kept.
+- **Peers** run `bench/peers/` (wechatpy in N threads, node-easywechat and co-wechat-api with N
+  async loops) against the same simulator with fresh codes; the best of 16 and {connections}
+  workers is kept.
 """
 
 

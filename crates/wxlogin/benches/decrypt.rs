@@ -35,7 +35,7 @@ async fn setup(sim: &wechat_sim::SimHandle, cache_ttl: i64) -> Setup {
         .expect("user");
     let code = sim.sim().mint_login_code(APPID, &openid).expect("code");
     let mut settings = Settings {
-        store: "sqlite::memory:".into(),
+        store: wxlogin::store::StoreUrl::Sqlite(wxlogin::store::SqliteTarget::Memory),
         data_key: Some(SecretString::from(DataKey::generate_text())),
         wechat_base_url: sim.base_url(),
         apps: vec![AppSettings {

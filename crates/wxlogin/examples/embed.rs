@@ -38,7 +38,7 @@ async fn main() -> anyhow::Result<()> {
 
     // In a real backend: `Settings::load(Some(path))?.validate()?`.
     let config = Settings {
-        store: "sqlite::memory:".into(),
+        store: wxlogin::store::StoreUrl::Sqlite(wxlogin::store::SqliteTarget::Memory),
         data_key: Some(SecretString::from(DataKey::generate_text())),
         wechat_base_url: sim.base_url(),
         apps: vec![AppSettings {

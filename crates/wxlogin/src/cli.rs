@@ -6,10 +6,12 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+use crate::Application;
 use crate::config::Settings;
+#[cfg(feature = "demo")]
+use crate::demo;
 use crate::domain::DataKey;
 use crate::telemetry::{self, LogFormat};
-use crate::{Application, demo};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -34,11 +36,13 @@ enum Command {
         config: Option<PathBuf>,
     },
     /// Run the WeChat simulator alone (seeded with the demo app).
+    #[cfg(feature = "demo")]
     Sim {
         #[arg(long, default_value = "127.0.0.1:9100")]
         listen: String,
     },
     /// Simulator + service on a temporary SQLite, with a walkthrough.
+    #[cfg(feature = "demo")]
     Demo {
         #[arg(long, default_value = "127.0.0.1:8080")]
         listen: String,
@@ -98,10 +102,12 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             tracing::info!(addr = %app.local_addr()?, "wxlogin listening");
             app.run_until_stopped().await?;
         }
+        #[cfg(feature = "demo")]
         Command::Sim { listen } => {
             telemetry::init_logging(cli.log_format.unwrap_or_default(), "info");
             demo::run_simulator(&listen).await?;
         }
+        #[cfg(feature = "demo")]
         Command::Demo { listen } => {
             telemetry::init_logging(cli.log_format.unwrap_or_default(), "warn,wxlogin=info");
             demo::run(&listen).await?;
@@ -109,7 +115,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Migrate { config } => {
             let settings = Settings::load(config.as_deref())?;
             crate::store::open(&settings.store, true).await?;
-            println!("migrations applied to {}", redact_url(&settings.store));
+            println!("migrations applied to {}", settings.store);
         }
         Command::Keygen => println!("{}", DataKey::generate_text()),
         Command::Code2session {
@@ -138,15 +144,4 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }
     }
     Ok(())
-}
-
-/// A store URL without its password, for messages.
-pub fn redact_url(url: &str) -> String {
-    match url::Url::parse(url) {
-        Ok(mut parsed) if parsed.password().is_some() => {
-            let _ = parsed.set_password(Some("redacted"));
-            parsed.to_string()
-        }
-        _ => url.to_owned(),
-    }
 }

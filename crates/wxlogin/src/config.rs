@@ -16,7 +16,10 @@ use subtle::ConstantTimeEq;
 use wechat::{AppId, AppSecret};
 
 use crate::domain::{App, Apps, DataKey, Policy};
+use crate::store::StoreUrl;
 use crate::telemetry::LogFormat;
+
+mod env;
 
 /// A setting that is wrong, named so the operator can fix it.
 #[derive(Debug, thiserror::Error)]
@@ -67,7 +70,8 @@ impl Default for RateLimits {
 #[serde(deny_unknown_fields, default)]
 pub struct Settings {
     pub listen: String,
-    pub store: String,
+    /// Parsed as it is read: its `Debug` hides a password.
+    pub store: StoreUrl,
     pub data_key: Option<SecretString>,
     pub data_key_file: Option<PathBuf>,
     pub admin_key: Option<SecretString>,
@@ -90,7 +94,7 @@ impl Default for Settings {
     fn default() -> Self {
         Self {
             listen: "127.0.0.1:8080".into(),
-            store: "sqlite://wxlogin.db".into(),
+            store: StoreUrl::Sqlite(crate::store::SqliteTarget::File("wxlogin.db".into())),
             data_key: None,
             data_key_file: None,
             admin_key: None,
@@ -113,34 +117,42 @@ impl Settings {
     /// then `WXLOGIN_*` variables (nested with `__`, e.g.
     /// `WXLOGIN_SESSIONS__IDLE_TTL`). `WXLOGIN_APPID` + `WXLOGIN_SECRET[_FILE]`
     /// add a single app without a file.
+    ///
+    /// Relative paths in the file (`*_file`, a SQLite store) are taken from
+    /// the file's folder, as most servers' configs do; paths given in the
+    /// environment from the working directory. An unknown `WXLOGIN_*`
+    /// variable is a warning naming the closest setting, not an error (a
+    /// Kubernetes Service named `wxlogin` injects `WXLOGIN_PORT`, … into
+    /// every pod; those are ignored quietly); a known one with a bad value
+    /// still stops startup.
     pub fn load(file: Option<&Path>) -> Result<Self, ConfigError> {
         let mut figment = Figment::new();
-        match file {
+        let file = match file {
             Some(path) if !path.exists() => {
                 return Err(invalid(
                     "--config",
                     format!("{} does not exist", path.display()),
                 ));
             }
-            Some(path) => figment = figment.merge(Toml::file_exact(path)),
-            None if Path::new("wxlogin.toml").exists() => {
-                figment = figment.merge(Toml::file_exact("wxlogin.toml"))
-            }
-            None => {}
+            Some(path) => Some(path),
+            None => Some(Path::new("wxlogin.toml")).filter(|p| p.exists()),
+        };
+        if let Some(path) = file {
+            figment = figment.merge(Toml::file_exact(path));
+        }
+        for warning in env::unknown_variables(std::env::vars_os()) {
+            eprintln!("warning: {warning}");
         }
         let env = Env::prefixed("WXLOGIN_")
-            .filter(|k| {
-                // Keys keep their case here: compare in lower case. TEST_* are
-                // the test suite's variables; APPID/SECRET are read below.
-                let key = k.as_str().to_ascii_lowercase();
-                !key.starts_with("test_")
-                    && !matches!(key.as_str(), "appid" | "secret" | "secret_file")
-            })
+            .filter(|k| env::is_setting(k.as_str()))
             .split("__");
         let mut settings: Settings = figment
             .merge(env)
             .extract()
             .map_err(|e| ConfigError::Load(e.to_string()))?;
+        if let Some(dir) = file.and_then(Path::parent) {
+            settings.resolve_from(dir);
+        }
         if let Ok(appid) = std::env::var("WXLOGIN_APPID") {
             settings.apps.push(AppSettings {
                 appid,
@@ -149,6 +161,28 @@ impl Settings {
             });
         }
         Ok(settings)
+    }
+
+    /// Relative paths that came from the config file, taken from its folder;
+    /// those the environment set stay as given.
+    fn resolve_from(&mut self, dir: &Path) {
+        let from_env = |name: &str| std::env::var_os(format!("WXLOGIN_{name}")).is_some();
+        let join = |path: &mut Option<PathBuf>, name: &str| {
+            if let Some(p) = path.as_mut().filter(|p| p.is_relative() && !from_env(name)) {
+                *p = dir.join(&*p);
+            }
+        };
+        join(&mut self.data_key_file, "DATA_KEY_FILE");
+        join(&mut self.admin_key_file, "ADMIN_KEY_FILE");
+        join(&mut self.service_key_file, "SERVICE_KEY_FILE");
+        for app in &mut self.apps {
+            if let Some(p) = app.secret_file.as_mut().filter(|p| p.is_relative()) {
+                *p = dir.join(&*p);
+            }
+        }
+        if !from_env("STORE") {
+            self.store = self.store.clone().relative_to(dir);
+        }
     }
 
     /// Settings from TOML text alone (defaults for what it leaves out).
@@ -310,7 +344,7 @@ impl ApiKey {
 #[derive(Debug, Clone)]
 pub struct Config {
     pub listen: SocketAddr,
-    pub store: String,
+    pub store: StoreUrl,
     pub data_key: DataKey,
     pub admin_key: Option<ApiKey>,
     pub service_key: Option<ApiKey>,

@@ -56,7 +56,7 @@ pub async fn run(listen: &str) -> anyhow::Result<()> {
     let service_key = random_key();
     let settings = Settings {
         listen: listen.to_owned(),
-        store: format!("sqlite://{}", db.display()),
+        store: crate::store::StoreUrl::Sqlite(crate::store::SqliteTarget::File(db.clone())),
         data_key: Some(SecretString::from(DataKey::generate_text())),
         admin_key: Some(SecretString::from(admin_key.clone())),
         service_key: Some(SecretString::from(service_key.clone())),

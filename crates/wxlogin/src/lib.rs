@@ -10,10 +10,13 @@ pub mod app;
 pub mod cli;
 pub mod clock;
 pub mod config;
+#[cfg(feature = "demo")]
 pub mod demo;
+#[cfg(feature = "demo")]
 mod demo_page;
 pub mod domain;
 pub mod http;
+pub mod ids;
 pub mod store;
 pub mod telemetry;
 

@@ -114,9 +114,11 @@ fn bad_configuration_fails_with_one_clear_line_and_no_panic() {
         (
             vec![
                 ("WXLOGIN_DATA_KEY_FILE", "data.key"),
-                ("WXLOGIN_LISTENN", "x"),
+                ("WXLOGIN_APPID", APPID),
+                ("WXLOGIN_SECRET_FILE", "secret.txt"),
+                ("WXLOGIN_UPSTREAM_TIMEOUT_MS", "soon"),
             ],
-            "listenn",
+            "UPSTREAM_TIMEOUT_MS",
         ),
     ];
     for (extra, expected) in cases {
@@ -133,6 +135,84 @@ fn bad_configuration_fails_with_one_clear_line_and_no_panic() {
             "{stderr}"
         );
     }
+}
+
+/// An unknown `WXLOGIN_*` variable is a warning naming the closest setting;
+/// the variables Kubernetes injects for a Service named `wxlogin` are
+/// ignored quietly; the command still runs.
+#[test]
+fn unknown_and_kubernetes_variables_do_not_stop_startup() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!("sqlite://{}", dir.path().join("k.db").display());
+    let out = wxlogin(
+        dir.path(),
+        &["migrate"],
+        &[
+            ("WXLOGIN_STORE", &db),
+            ("WXLOGIN_CMD", "bench"),
+            ("WXLOGIN_PORT", "tcp://10.0.0.7:8080"),
+            ("WXLOGIN_PORT_8080_TCP", "tcp://10.0.0.7:8080"),
+            ("WXLOGIN_PORT_8080_TCP_ADDR", "10.0.0.7"),
+            ("WXLOGIN_SERVICE_HOST", "10.0.0.7"),
+            ("WXLOGIN_SERVICE_PORT", "8080"),
+        ],
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    let warnings: Vec<&str> = stderr
+        .lines()
+        .filter(|l| l.starts_with("warning:"))
+        .collect();
+    assert_eq!(warnings.len(), 1, "{stderr}");
+    assert!(warnings[0].contains("WXLOGIN_CMD"), "{stderr}");
+    assert!(warnings[0].contains("did you mean"), "{stderr}");
+    assert!(!stderr.contains("PORT"), "{stderr}");
+}
+
+/// `*_file` paths and a SQLite store in the config file are taken from the
+/// file's folder, whatever the working directory.
+#[test]
+fn paths_in_the_config_resolve_from_its_folder() {
+    let dir = tempfile::tempdir().unwrap();
+    let etc = dir.path().join("etc");
+    std::fs::create_dir_all(etc.join("state")).unwrap();
+    std::fs::write(etc.join("data.key"), keygen(dir.path())).unwrap();
+    std::fs::write(etc.join("secret.txt"), "0123456789abcdef0123456789").unwrap();
+    std::fs::write(
+        etc.join("wxlogin.toml"),
+        format!(
+            "store = \"sqlite://state/wx.db\"\ndata_key_file = \"data.key\"\n\
+             [[apps]]\nappid = \"{APPID}\"\nsecret_file = \"secret.txt\"\n"
+        ),
+    )
+    .unwrap();
+    let out = wxlogin(
+        dir.path(),
+        &["migrate", "--config", "etc/wxlogin.toml"],
+        &[],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(etc.join("state/wx.db").exists());
+    assert!(!dir.path().join("state").exists());
+}
+
+/// A SQLite file in a folder that does not exist: the error names the path
+/// and says why, once.
+#[test]
+fn a_missing_state_folder_is_one_clear_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("var/lib/wxlogin/wxlogin.db");
+    let db = format!("sqlite://{}", missing.display());
+    let out = wxlogin(dir.path(), &["migrate"], &[("WXLOGIN_STORE", &db)]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(stderr.contains(&missing.display().to_string()), "{stderr}");
+    assert_eq!(stderr.matches("does not exist").count(), 1, "{stderr}");
 }
 
 #[test]

@@ -4,23 +4,50 @@
 
 mod support;
 
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 
-use wxlogin::domain::token::{SessionToken, claim_key};
+use wxlogin::domain::token::SessionToken;
+use wxlogin::ids::{AppId, ClaimKey, LockName, OpenId, Owner, Refusal, SessionId, UnionId};
 use wxlogin::store::{
-    self, CachedToken, Claim, ClaimState, LoginRecord, SessionRecord, Store, UserUpsert,
+    self, CachedToken, Claim, ClaimState, LoginRecord, SessionRecord, Store, StoreUrl, UserUpsert,
 };
 
 const T0: i64 = 1_800_000_000;
 
+static APP: LazyLock<AppId> = LazyLock::new(|| AppId::parse("wx4f4bc4dec97d474b").unwrap());
+
+fn app() -> AppId {
+    APP.clone()
+}
+
+fn oid(s: &str) -> OpenId {
+    OpenId::parse(s).unwrap()
+}
+
+fn sid(s: &str) -> SessionId {
+    SessionId::parse(s).unwrap()
+}
+
+fn owner(s: &str) -> Owner {
+    Owner::from_stored(s.into())
+}
+
+fn lock() -> LockName {
+    LockName::access_token(&APP)
+}
+
+fn code(text: &str) -> ClaimKey {
+    ClaimKey::of(&APP, text)
+}
+
 fn session(id: &str, openid: &str, expires_at: i64, idle: i64) -> (SessionToken, SessionRecord) {
     let token = SessionToken::generate();
     let record = SessionRecord {
-        id: id.into(),
+        id: sid(id),
         token_hash: token.hash(),
-        appid: "wx4f4bc4dec97d474b".into(),
-        openid: openid.into(),
-        unionid: Some("ounion".into()),
+        appid: app(),
+        openid: oid(openid),
+        unionid: Some(UnionId::parse("ounion").unwrap()),
         created_at: T0,
         expires_at,
         idle_expires_at: idle,
@@ -31,8 +58,8 @@ fn session(id: &str, openid: &str, expires_at: i64, idle: i64) -> (SessionToken,
 
 fn user(openid: &str, key: &[u8], now: i64) -> UserUpsert {
     UserUpsert {
-        appid: "wx4f4bc4dec97d474b".into(),
-        openid: openid.into(),
+        appid: app(),
+        openid: oid(openid),
         unionid: None,
         sealed_session_key: key.to_vec(),
         key_fingerprint: key.iter().rev().copied().collect(),
@@ -41,11 +68,13 @@ fn user(openid: &str, key: &[u8], now: i64) -> UserUpsert {
     }
 }
 
-fn claim<'a>(key: &'a [u8; 32], owner: &'a str, now: i64) -> Claim<'a> {
+/// A claim by `owner`; the owner is leaked so the claim can borrow it (a
+/// handful per test).
+fn claim<'a>(key: &'a ClaimKey, holder: &str, now: i64) -> Claim<'a> {
     Claim {
         key,
-        appid: "wx4f4bc4dec97d474b",
-        owner,
+        appid: &APP,
+        owner: Box::leak(Box::new(owner(holder))),
         now,
         lease_until: now + 10,
         expires_at: now + 300,
@@ -54,9 +83,9 @@ fn claim<'a>(key: &'a [u8; 32], owner: &'a str, now: i64) -> Claim<'a> {
 
 fn record(session_id: &str) -> LoginRecord {
     LoginRecord {
-        session_id: session_id.into(),
+        session_id: sid(session_id),
         sealed_token: vec![1, 2, 3],
-        openid: "o1".into(),
+        openid: oid("o1"),
         unionid: None,
         new_user: false,
         expires_at: T0 + 100,
@@ -65,7 +94,7 @@ fn record(session_id: &str) -> LoginRecord {
 
 pub async fn sessions_are_found_by_hash_and_expire_at_the_boundary(store: Arc<dyn Store>) {
     let (token, s) = session("s1", "o1", T0 + 100, T0 + 50);
-    let mut c = claim(&[9; 32], "me", T0);
+    let mut c = claim(&ClaimKey([9; 32]), "me", T0);
     assert_eq!(store.claim(&c).await.unwrap(), ClaimState::Acquired);
     c.now = T0;
     assert_eq!(
@@ -79,7 +108,7 @@ pub async fn sessions_are_found_by_hash_and_expire_at_the_boundary(store: Arc<dy
     assert_eq!(found, s);
     assert!(found.is_active(T0 + 49));
     assert!(!found.is_active(T0 + 50), "idle boundary is exclusive");
-    store.touch_session("s1", T0 + 100).await.unwrap();
+    store.touch_session(&sid("s1"), T0 + 100).await.unwrap();
     let found = store.find_session(&token.hash()).await.unwrap().unwrap();
     assert_eq!(found.idle_expires_at, T0 + 100);
     assert!(found.is_active(T0 + 99));
@@ -92,7 +121,7 @@ pub async fn sessions_are_found_by_hash_and_expire_at_the_boundary(store: Arc<dy
             .is_none()
     );
     // touch never moves the deadline backwards
-    store.touch_session("s1", T0 + 10).await.unwrap();
+    store.touch_session(&sid("s1"), T0 + 10).await.unwrap();
     assert_eq!(
         store
             .find_session(&token.hash())
@@ -111,13 +140,13 @@ async fn seed_sessions(
 ) -> Vec<(SessionToken, SessionRecord)> {
     let mut out = Vec::new();
     for i in 0..n {
-        let key = claim_key(openid, &i.to_string());
+        let key = code(&format!("{openid}{i}"));
         let owner = format!("owner{i}");
         let c = claim(&key, &owner, T0);
         assert_eq!(store.claim(&c).await.unwrap(), ClaimState::Acquired);
         let (token, s) = session(&format!("{openid}-{i}"), openid, T0 + 1000, T0 + 1000);
         store
-            .complete_login(&c, &user(openid, b"key", T0), &s, &record(&s.id))
+            .complete_login(&c, &user(openid, b"key", T0), &s, &record(s.id.as_str()))
             .await
             .unwrap()
             .unwrap();
@@ -136,17 +165,14 @@ pub async fn revoke_one_and_revoke_all_leave_others_alone(store: Arc<dyn Store>)
     );
     assert_eq!(
         store
-            .list_sessions("wx4f4bc4dec97d474b", "o1", T0 + 3)
+            .list_sessions(&app(), &oid("o1"), T0 + 3)
             .await
             .unwrap()
             .len(),
         2
     );
     assert_eq!(
-        store
-            .revoke_all("wx4f4bc4dec97d474b", "o1", T0 + 3)
-            .await
-            .unwrap(),
+        store.revoke_all(&app(), &oid("o1"), T0 + 3).await.unwrap(),
         2
     );
     for (token, _) in &mine {
@@ -155,7 +181,7 @@ pub async fn revoke_one_and_revoke_all_leave_others_alone(store: Arc<dyn Store>)
     }
     assert!(
         store
-            .list_sessions("wx4f4bc4dec97d474b", "o1", T0 + 4)
+            .list_sessions(&app(), &oid("o1"), T0 + 4)
             .await
             .unwrap()
             .is_empty()
@@ -212,11 +238,7 @@ pub async fn replace_session_is_atomic_and_refuses_a_dead_session(store: Arc<dyn
 
 pub async fn a_key_rotation_keeps_the_previous_key_with_its_grace(store: Arc<dyn Store>) {
     assert!(store.upsert_user(&user("o1", b"k1", T0)).await.unwrap());
-    let u = store
-        .get_user("wx4f4bc4dec97d474b", "o1")
-        .await
-        .unwrap()
-        .unwrap();
+    let u = store.get_user(&app(), &oid("o1")).await.unwrap().unwrap();
     assert_eq!(u.sealed_session_key, b"k1");
     assert_eq!(u.sealed_previous_key, None);
     // Same key again (same fingerprint): nothing rotates.
@@ -228,7 +250,7 @@ pub async fn a_key_rotation_keeps_the_previous_key_with_its_grace(store: Arc<dyn
     );
     assert_eq!(
         store
-            .get_user("wx4f4bc4dec97d474b", "o1")
+            .get_user(&app(), &oid("o1"))
             .await
             .unwrap()
             .unwrap()
@@ -244,7 +266,7 @@ pub async fn a_key_rotation_keeps_the_previous_key_with_its_grace(store: Arc<dyn
     assert_rotated_from_k1_to_k2_at_t0_plus_20(&store).await;
     assert!(
         store
-            .get_user("wx4f4bc4dec97d474b", "nobody")
+            .get_user(&app(), &oid("nobody"))
             .await
             .unwrap()
             .is_none()
@@ -259,13 +281,13 @@ pub async fn a_login_rotates_the_key_like_an_upsert(store: Arc<dyn Store>) {
         .into_iter()
         .enumerate()
     {
-        let code = claim_key("wx4f4bc4dec97d474b", &format!("rotate{i}"));
+        let code = code(&format!("rotate{i}"));
         let now = T0 + 20 * i as i64;
         let c = claim(&code, "me", now);
         assert_eq!(store.claim(&c).await.unwrap(), ClaimState::Acquired);
         let (token, s) = session(&format!("r{i}"), "o1", T0 + 1000, T0 + 1000);
         let u = UserUpsert {
-            unionid: Some("ounion".into()),
+            unionid: Some(UnionId::parse("ounion").unwrap()),
             ..user("o1", key, now)
         };
         let answer = LoginRecord {
@@ -273,7 +295,7 @@ pub async fn a_login_rotates_the_key_like_an_upsert(store: Arc<dyn Store>) {
             new_user,
             // As the domain makes it: the answer expires with its session.
             expires_at: s.expires_at,
-            ..record(&s.id)
+            ..record(s.id.as_str())
         };
         assert_eq!(
             store.complete_login(&c, &u, &s, &answer).await.unwrap(),
@@ -284,18 +306,14 @@ pub async fn a_login_rotates_the_key_like_an_upsert(store: Arc<dyn Store>) {
         assert_eq!(store.claim(&c).await.unwrap(), ClaimState::Done(answer));
     }
     assert_rotated_from_k1_to_k2_at_t0_plus_20(&store).await;
-    let u = store.get_user("wx4f4bc4dec97d474b", "o1").await.unwrap();
-    assert_eq!(u.unwrap().unionid.as_deref(), Some("ounion"));
+    let u = store.get_user(&app(), &oid("o1")).await.unwrap();
+    assert_eq!(u.unwrap().unionid.unwrap().as_str(), "ounion");
 }
 
 /// User o1, created at T0 with key k1, got k2 at T0 + 20: k1 stays usable
 /// as the previous key for the 600 s grace of `user()`.
 async fn assert_rotated_from_k1_to_k2_at_t0_plus_20(store: &Arc<dyn Store>) {
-    let u = store
-        .get_user("wx4f4bc4dec97d474b", "o1")
-        .await
-        .unwrap()
-        .unwrap();
+    let u = store.get_user(&app(), &oid("o1")).await.unwrap().unwrap();
     assert_eq!(u.sealed_session_key, b"k2");
     assert_eq!(u.sealed_previous_key.as_deref(), Some(&b"k1"[..]));
     assert_eq!(u.previous_key_until, Some(T0 + 20 + 600));
@@ -304,7 +322,7 @@ async fn assert_rotated_from_k1_to_k2_at_t0_plus_20(store: &Arc<dyn Store>) {
 }
 
 pub async fn a_claim_is_single_flight_replayable_and_fenced(store: Arc<dyn Store>) {
-    let key = claim_key("wx4f4bc4dec97d474b", "code1");
+    let key = code("code1");
     let a = claim(&key, "a", T0);
     assert_eq!(store.claim(&a).await.unwrap(), ClaimState::Acquired);
     assert_eq!(
@@ -329,13 +347,7 @@ pub async fn a_claim_is_single_flight_replayable_and_fenced(store: Arc<dyn Store
         store.find_session(&sa.token_hash).await.unwrap().is_none(),
         "fenced write left nothing"
     );
-    assert!(
-        store
-            .get_user("wx4f4bc4dec97d474b", "o1")
-            .await
-            .unwrap()
-            .is_none()
-    );
+    assert!(store.get_user(&app(), &oid("o1")).await.unwrap().is_none());
     let (_, sb) = session("sb", "o1", T0 + 100, T0 + 100);
     assert_eq!(
         store
@@ -347,7 +359,7 @@ pub async fn a_claim_is_single_flight_replayable_and_fenced(store: Arc<dyn Store
     let c = claim(&key, "c", T0 + 20);
     match store.claim(&c).await.unwrap() {
         ClaimState::Done(r) => {
-            assert_eq!(r.session_id, "sb");
+            assert_eq!(r.session_id.as_str(), "sb");
             assert_eq!(r.sealed_token, vec![1, 2, 3]);
             assert_eq!(
                 r.expires_at,
@@ -364,11 +376,11 @@ pub async fn a_claim_is_single_flight_replayable_and_fenced(store: Arc<dyn Store
 }
 
 pub async fn failed_and_released_claims(store: Arc<dyn Store>) {
-    let key = claim_key("wx4f4bc4dec97d474b", "code2");
+    let key = code("code2");
     let a = claim(&key, "a", T0);
     assert_eq!(store.claim(&a).await.unwrap(), ClaimState::Acquired);
     store
-        .fail_claim(&key, "not-a", "invalid_code")
+        .fail_claim(&key, &owner("not-a"), Refusal::InvalidCode)
         .await
         .unwrap();
     assert_eq!(
@@ -376,17 +388,20 @@ pub async fn failed_and_released_claims(store: Arc<dyn Store>) {
         ClaimState::Pending,
         "fail is fenced"
     );
-    store.fail_claim(&key, "a", "invalid_code").await.unwrap();
+    store
+        .fail_claim(&key, &owner("a"), Refusal::InvalidCode)
+        .await
+        .unwrap();
     assert_eq!(
         store.claim(&claim(&key, "b", T0 + 1)).await.unwrap(),
-        ClaimState::Failed("invalid_code".into())
+        ClaimState::Failed(Refusal::InvalidCode)
     );
-    let key2 = claim_key("wx4f4bc4dec97d474b", "code3");
+    let key2 = code("code3");
     assert_eq!(
         store.claim(&claim(&key2, "a", T0)).await.unwrap(),
         ClaimState::Acquired
     );
-    store.release_claim(&key2, "a").await.unwrap();
+    store.release_claim(&key2, &owner("a")).await.unwrap();
     assert_eq!(
         store.claim(&claim(&key2, "b", T0)).await.unwrap(),
         ClaimState::Acquired
@@ -409,13 +424,13 @@ pub async fn purge_removes_only_what_is_dead(store: Arc<dyn Store>) {
 
 pub async fn a_lock_expires_and_fences_a_late_holder(store: Arc<dyn Store>) {
     let a = store
-        .try_lock("refresh", "a", T0, T0 + 10)
+        .try_lock(&lock(), &owner("a"), T0, T0 + 10)
         .await
         .unwrap()
         .expect("free lock");
     assert_eq!(
         store
-            .try_lock("refresh", "b", T0 + 5, T0 + 15)
+            .try_lock(&lock(), &owner("b"), T0 + 5, T0 + 15)
             .await
             .unwrap(),
         None,
@@ -423,7 +438,7 @@ pub async fn a_lock_expires_and_fences_a_late_holder(store: Arc<dyn Store>) {
     );
     assert_eq!(
         store
-            .try_lock("refresh", "a", T0 + 6, T0 + 16)
+            .try_lock(&lock(), &owner("a"), T0 + 6, T0 + 16)
             .await
             .unwrap(),
         Some(a),
@@ -431,7 +446,7 @@ pub async fn a_lock_expires_and_fences_a_late_holder(store: Arc<dyn Store>) {
     );
     // a crashes (stops renewing): after its lease b takes over with a newer fence.
     let b = store
-        .try_lock("refresh", "b", T0 + 16, T0 + 26)
+        .try_lock(&lock(), &owner("b"), T0 + 16, T0 + 26)
         .await
         .unwrap()
         .expect("expired lease");
@@ -441,47 +456,36 @@ pub async fn a_lock_expires_and_fences_a_late_holder(store: Arc<dyn Store>) {
         expires_at: T0 + 7200,
         fence: b,
     };
-    assert!(
-        store
-            .put_access_token("wx4f4bc4dec97d474b", &newer)
-            .await
-            .unwrap()
-    );
+    assert!(store.put_access_token(&app(), &newer).await.unwrap());
     let late = CachedToken {
         sealed_token: b"from-a".to_vec(),
         expires_at: T0 + 7200,
         fence: a,
     };
     assert!(
-        !store
-            .put_access_token("wx4f4bc4dec97d474b", &late)
-            .await
-            .unwrap(),
+        !store.put_access_token(&app(), &late).await.unwrap(),
         "fenced"
     );
-    assert_eq!(
-        store.get_access_token("wx4f4bc4dec97d474b").await.unwrap(),
-        Some(newer)
-    );
-    store.unlock("refresh", "a").await.unwrap();
+    assert_eq!(store.get_access_token(&app()).await.unwrap(), Some(newer));
+    store.unlock(&lock(), &owner("a")).await.unwrap();
     assert_eq!(
         store
-            .try_lock("refresh", "c", T0 + 17, T0 + 27)
+            .try_lock(&lock(), &owner("c"), T0 + 17, T0 + 27)
             .await
             .unwrap(),
         None,
         "a cannot unlock b's lease"
     );
-    store.unlock("refresh", "b").await.unwrap();
+    store.unlock(&lock(), &owner("b")).await.unwrap();
     let c = store
-        .try_lock("refresh", "c", T0 + 18, T0 + 28)
+        .try_lock(&lock(), &owner("c"), T0 + 18, T0 + 28)
         .await
         .unwrap()
         .expect("released");
     assert!(c > b, "fences only grow");
     assert!(
         store
-            .get_access_token("wx0000000000000000")
+            .get_access_token(&AppId::parse("wx0000000000000000").unwrap())
             .await
             .unwrap()
             .is_none()
@@ -521,22 +525,32 @@ macro_rules! conformance {
 async fn sqlite_file() -> Option<(Arc<dyn Store>, tempfile::TempDir)> {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}", dir.path().join("c.db").display());
-    Some((store::open(&url, true).await.unwrap(), dir))
+    Some((
+        store::open(&StoreUrl::parse(&url).unwrap(), true)
+            .await
+            .unwrap(),
+        dir,
+    ))
 }
 
 async fn sqlite_memory() -> Option<(Arc<dyn Store>, ())> {
-    Some((store::open("sqlite::memory:", true).await.unwrap(), ()))
+    let url = StoreUrl::parse("sqlite::memory:").unwrap();
+    Some((store::open(&url, true).await.unwrap(), ()))
 }
 
 async fn postgres() -> Option<(Arc<dyn Store>, support::PgSchema)> {
     let schema = support::PgSchema::create().await?;
-    let store = store::open(&schema.url(), true).await.unwrap();
+    let store = store::open(&StoreUrl::parse(&schema.url()).unwrap(), true)
+        .await
+        .unwrap();
     Some((store, schema))
 }
 
 async fn redis() -> Option<(Arc<dyn Store>, support::RedisPrefix)> {
     let prefix = support::RedisPrefix::create()?;
-    let store = store::open(&prefix.url(), true).await.unwrap();
+    let store = store::open(&StoreUrl::parse(&prefix.url()).unwrap(), true)
+        .await
+        .unwrap();
     Some((store, prefix))
 }
 

@@ -21,6 +21,7 @@ use wechat::AccessToken;
 
 use super::login::aad;
 use super::{App, Core, Error};
+use crate::ids::{AppId, LockName, Owner};
 use crate::store::CachedToken;
 
 /// Refresh when less than this is left (WeChat's own handover window).
@@ -43,18 +44,24 @@ struct AppState {
 }
 
 /// Per-app state and refresh locks.
-#[derive(Default)]
 pub struct AccessTokens {
     state: Mutex<HashMap<String, AppState>>,
     refresh_locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
-    owner: String,
+    owner: Owner,
+}
+
+impl Default for AccessTokens {
+    fn default() -> Self {
+        Self::new()
+    }
 }
 
 impl AccessTokens {
     pub fn new() -> Self {
         Self {
-            owner: uuid::Uuid::new_v4().to_string(),
-            ..Self::default()
+            state: Mutex::default(),
+            refresh_locks: Mutex::default(),
+            owner: Owner::generate(),
         }
     }
 
@@ -143,7 +150,7 @@ impl Core {
             return Ok(m);
         }
         if let Some(m) = self
-            .stored_token(appid)
+            .stored_token(&app.appid)
             .await?
             .filter(|m| usable(m, self.clock.now()))
         {
@@ -151,7 +158,7 @@ impl Core {
             return Ok(m);
         }
         self.check_backoff(appid)?;
-        let lock_name = format!("access_token:{appid}");
+        let lock_name = LockName::access_token(&app.appid);
         let deadline = Instant::now() + self.wechat.deadline() + Duration::from_secs(2);
         let fence = loop {
             let now = self.clock.now();
@@ -166,7 +173,7 @@ impl Core {
             // Another instance is refreshing: wait for its result.
             tokio::time::sleep(Duration::from_millis(50)).await;
             if let Some(m) = self
-                .stored_token(appid)
+                .stored_token(&app.appid)
                 .await?
                 .filter(|m| usable(m, self.clock.now()))
             {
@@ -188,7 +195,7 @@ impl Core {
         let (result, unlocked) = tokio::spawn(
             async move {
                 let appid = app.appid.as_str();
-                let result = match core.stored_token(appid).await {
+                let result = match core.stored_token(&app.appid).await {
                     Ok(Some(m)) if servable(&m, core.clock.now(), rejected.as_ref()) => Ok(m),
                     Ok(_) => {
                         let fetched = core.fetch_and_store(&app, rejected.is_some(), fence).await;
@@ -240,7 +247,7 @@ impl Core {
         let stored = self
             .store
             .put_access_token(
-                appid,
+                &app.appid,
                 &CachedToken {
                     sealed_token: sealed,
                     expires_at,
@@ -260,13 +267,16 @@ impl Core {
         })
     }
 
-    async fn stored_token(&self, appid: &str) -> Result<Option<ManagedToken>, Error> {
+    async fn stored_token(&self, appid: &AppId) -> Result<Option<ManagedToken>, Error> {
         let Some(cached) = self.store.get_access_token(appid).await? else {
             return Ok(None);
         };
         let text = self
             .data_key
-            .open(&cached.sealed_token, &aad("access_token", &[appid]))
+            .open(
+                &cached.sealed_token,
+                &aad("access_token", &[appid.as_str()]),
+            )
             .map_err(|_| Error::Internal)?;
         let token = std::str::from_utf8(&text)
             .ok()

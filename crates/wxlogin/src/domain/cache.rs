@@ -151,10 +151,10 @@ mod tests {
 
     fn record(hash: u8) -> Arc<SessionRecord> {
         Arc::new(SessionRecord {
-            id: format!("s{hash}"),
+            id: crate::ids::SessionId::parse(&format!("s{hash}")).expect("id"),
             token_hash: TokenHash([hash; 32]),
-            appid: "wx0000000000000001".into(),
-            openid: "o1".into(),
+            appid: crate::ids::AppId::parse("wx0000000000000001").expect("appid"),
+            openid: crate::ids::OpenId::parse("o1").expect("openid"),
             unionid: None,
             created_at: 0,
             expires_at: 1_000,

@@ -4,6 +4,7 @@
 
 use wechat::ErrCode;
 
+use crate::ids::Refusal;
 use crate::store::StoreError;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -99,30 +100,30 @@ impl Error {
     }
 
     /// Rebuild a definitive login failure recorded on a claim by another request.
-    pub fn from_recorded(code: &str) -> Self {
-        match code {
-            "invalid_code" => Self::InvalidCode {
+    /// The answer for a code whose claim recorded a refusal.
+    pub fn from_refusal(refusal: Refusal) -> Self {
+        match refusal {
+            Refusal::InvalidCode => Self::InvalidCode {
                 wechat_errcode: Some(40029),
             },
-            "code_used" => Self::CodeUsed {
+            Refusal::CodeUsed => Self::CodeUsed {
                 wechat_errcode: Some(40163),
             },
-            "user_blocked" => Self::UserBlocked {
+            Refusal::UserBlocked => Self::UserBlocked {
                 wechat_errcode: Some(40226),
-            },
-            _ => Self::UpstreamUnavailable {
-                wechat_errcode: None,
             },
         }
     }
 
-    /// A failure that will not change on retry, so duplicates of the same code
-    /// get it too.
-    pub fn is_definitive_for_code(&self) -> bool {
-        matches!(
-            self,
-            Self::InvalidCode { .. } | Self::CodeUsed { .. } | Self::UserBlocked { .. }
-        )
+    /// A failure that will not change on retry, so duplicates of the same
+    /// code get it too.
+    pub fn refusal(&self) -> Option<Refusal> {
+        match self {
+            Self::InvalidCode { .. } => Some(Refusal::InvalidCode),
+            Self::CodeUsed { .. } => Some(Refusal::CodeUsed),
+            Self::UserBlocked { .. } => Some(Refusal::UserBlocked),
+            _ => None,
+        }
     }
 }
 

@@ -12,8 +12,9 @@ use tokio::sync::OnceCell;
 use tracing::Instrument as _;
 use wechat::JsCode;
 
-use super::token::{SessionToken, claim_key};
+use super::token::SessionToken;
 use super::{App, Core, Error};
+use crate::ids::{AppId, ClaimKey, OpenId, Owner, SessionId, UnionId};
 use crate::store::{Claim, ClaimState, LoginRecord, SessionRecord, UserUpsert};
 
 /// A successful login, as returned to the client.
@@ -32,7 +33,7 @@ type Shared = Arc<OnceCell<Result<LoginOutcome, Error>>>;
 /// Logins in progress in this process, by claim key: concurrent duplicates
 /// await the first one instead of polling the store.
 #[derive(Default)]
-pub(crate) struct InFlight(Mutex<HashMap<[u8; 32], Shared>>);
+pub(crate) struct InFlight(Mutex<HashMap<ClaimKey, Shared>>);
 
 /// DESIGN.md's accepted code shape: 1..=128 of `[A-Za-z0-9_-]`. Checked before
 /// anything else so junk never costs an upstream call.
@@ -70,7 +71,7 @@ impl Core {
             });
         }
         let app = self.apps.resolve(appid)?.clone();
-        let key = claim_key(app.appid.as_str(), code);
+        let key = ClaimKey::of(&app.appid, code);
         let cell = self.inflight.0.lock().entry(key).or_default().clone();
         let result = cell
             .get_or_init(|| {
@@ -103,9 +104,9 @@ impl Core {
         &self,
         app: &App,
         code: &str,
-        key: [u8; 32],
+        key: ClaimKey,
     ) -> Result<LoginOutcome, Error> {
-        let owner = uuid::Uuid::new_v4().to_string();
+        let owner = Owner::generate();
         // A holder that has not finished within its upstream deadline (plus a
         // margin for the store write) is presumed dead.
         let lease = self.wechat.deadline().as_secs() as i64 + 5;
@@ -114,7 +115,7 @@ impl Core {
             let now = self.clock.now();
             let claim = Claim {
                 key: &key,
-                appid: app.appid.as_str(),
+                appid: &app.appid,
                 owner: &owner,
                 now,
                 lease_until: now + lease,
@@ -124,7 +125,7 @@ impl Core {
             match self.store.claim(&claim).await? {
                 ClaimState::Acquired => return self.exchange(app, code, &claim).await,
                 ClaimState::Done(record) => return self.replay(app, record).await,
-                ClaimState::Failed(code) => return Err(Error::from_recorded(&code)),
+                ClaimState::Failed(refusal) => return Err(Error::from_refusal(refusal)),
                 ClaimState::Pending => {
                     if tokio::time::Instant::now() >= wait_until {
                         return Err(Error::UpstreamUnavailable {
@@ -158,28 +159,30 @@ impl Core {
             Err(e) => {
                 let err = Error::from(e);
                 crate::telemetry::upstream_error(err.wechat_errcode());
-                if err.is_definitive_for_code() {
-                    self.store
-                        .fail_claim(claim.key, claim.owner, err.code())
-                        .await?;
-                } else {
-                    self.store.release_claim(claim.key, claim.owner).await?;
+                match err.refusal() {
+                    Some(refusal) => {
+                        self.store
+                            .fail_claim(claim.key, claim.owner, refusal)
+                            .await?;
+                    }
+                    None => self.store.release_claim(claim.key, claim.owner).await?,
                 }
                 return Err(err);
             }
         };
         let now = self.clock.now();
-        let appid = app.appid.as_str();
-        let openid = session.openid.as_str();
-        let unionid = session.unionid.as_ref().map(|u| u.as_str().to_owned());
+        let appid = &app.appid;
+        let openid = &session.openid;
+        let unionid = session.unionid.clone();
         let key_text = session.session_key.expose_secret().as_bytes();
         let user = UserUpsert {
-            appid: appid.to_owned(),
-            openid: openid.to_owned(),
+            appid: appid.clone(),
+            openid: openid.clone(),
             unionid: unionid.clone(),
-            sealed_session_key: self
-                .data_key
-                .seal(key_text, &aad("session_key", &[appid, openid])),
+            sealed_session_key: self.data_key.seal(
+                key_text,
+                &aad("session_key", &[appid.as_str(), openid.as_str()]),
+            ),
             key_fingerprint: self.data_key.fingerprint(key_text),
             now,
             previous_key_until: now + self.policy.key_grace,
@@ -190,9 +193,9 @@ impl Core {
             session_id: record.id.clone(),
             sealed_token: self.data_key.seal(
                 token.expose_secret().as_bytes(),
-                &aad("token", &[&record.id]),
+                &aad("token", &[record.id.as_str()]),
             ),
-            openid: openid.to_owned(),
+            openid: openid.clone(),
             unionid: unionid.clone(),
             new_user: false,
             expires_at: record.expires_at,
@@ -204,7 +207,7 @@ impl Core {
         // The login rotated the user's session_key: drop the cached one now,
         // also on an error, which can come after the commit took effect.
         if let Some(cache) = &self.cache {
-            cache.forget_user(openid);
+            cache.forget_user(openid.as_str());
         }
         let Some(new_user) = committed? else {
             // Our lease ran out and another request took the claim over; its
@@ -217,9 +220,9 @@ impl Core {
         Ok(LoginOutcome {
             token,
             expires_at: record.expires_at,
-            appid: appid.to_owned(),
-            openid: openid.to_owned(),
-            unionid,
+            appid: appid.to_string(),
+            openid: openid.to_string(),
+            unionid: unionid.map(|u| u.to_string()),
             new_user,
         })
     }
@@ -229,7 +232,10 @@ impl Core {
     async fn replay(&self, app: &App, record: LoginRecord) -> Result<LoginOutcome, Error> {
         let token_text = self
             .data_key
-            .open(&record.sealed_token, &aad("token", &[&record.session_id]))
+            .open(
+                &record.sealed_token,
+                &aad("token", &[record.session_id.as_str()]),
+            )
             .map_err(|_| Error::Internal)?;
         let token = std::str::from_utf8(&token_text)
             .ok()
@@ -249,8 +255,8 @@ impl Core {
             token,
             expires_at: record.expires_at,
             appid: app.appid.as_str().to_owned(),
-            openid: record.openid,
-            unionid: record.unionid,
+            openid: record.openid.to_string(),
+            unionid: record.unionid.map(|u| u.to_string()),
             new_user: record.new_user,
         })
     }
@@ -258,17 +264,17 @@ impl Core {
     pub(crate) fn new_session_record(
         &self,
         token: &SessionToken,
-        appid: &str,
-        openid: &str,
-        unionid: Option<String>,
+        appid: &AppId,
+        openid: &OpenId,
+        unionid: Option<UnionId>,
         now: i64,
     ) -> SessionRecord {
         let expires_at = now + self.policy.session_ttl;
         SessionRecord {
-            id: uuid::Uuid::now_v7().to_string(),
+            id: SessionId::generate(),
             token_hash: token.hash(),
-            appid: appid.to_owned(),
-            openid: openid.to_owned(),
+            appid: appid.clone(),
+            openid: openid.clone(),
             unionid,
             created_at: now,
             expires_at,

@@ -13,6 +13,7 @@ use wechat::crypto::{CryptoError, decrypt_open_data, verify_raw_data_signature};
 use super::login::aad;
 use super::{Core, Error};
 use crate::clock::UnixTime;
+use crate::ids::{AppId, OpenId};
 use crate::store::UserRecord;
 
 /// What the mini program forwards from WeChat.
@@ -77,8 +78,8 @@ impl Core {
     /// (and, with the verify cache on, remembered for decrypt).
     pub(crate) async fn session_keys(
         &self,
-        appid: &str,
-        openid: &str,
+        appid: &AppId,
+        openid: &OpenId,
     ) -> Result<Arc<UserKeys>, Error> {
         let read_at = self.clock.now();
         let user = self
@@ -88,13 +89,13 @@ impl Core {
             .ok_or(Error::SessionKeyStale)?;
         let keys = Arc::new(self.open_keys(&user, read_at)?);
         if let Some(cache) = &self.cache {
-            cache.put_user(openid, &keys, read_at);
+            cache.put_user(openid.as_str(), &keys, read_at);
         }
         Ok(keys)
     }
 
     fn open_keys(&self, user: &UserRecord, now: UnixTime) -> Result<UserKeys, Error> {
-        let row = aad("session_key", &[&user.appid, &user.openid]);
+        let row = aad("session_key", &[user.appid.as_str(), user.openid.as_str()]);
         let open = |sealed: &[u8]| {
             let text = self.data_key.open(sealed, &row).map_err(|_| {
                 tracing::error!("a stored session_key does not open under the data key");
@@ -108,7 +109,7 @@ impl Core {
             _ => None,
         };
         Ok(UserKeys {
-            appid: user.appid.clone(),
+            appid: user.appid.to_string(),
             current: open(&user.sealed_session_key)?,
             previous,
         })
@@ -130,10 +131,10 @@ impl Core {
         // The configured app's parsed id; a session of an app since removed
         // from the config still decrypts.
         let parsed;
-        let appid = match self.apps.get(&session.appid) {
+        let appid = match self.apps.get(session.appid.as_str()) {
             Some(app) => &app.appid,
             None => {
-                parsed = wechat::AppId::parse(&session.appid).map_err(|_| Error::Internal)?;
+                parsed = session.appid.clone();
                 &parsed
             }
         };
@@ -141,7 +142,7 @@ impl Core {
         let cached = self
             .cache
             .as_ref()
-            .and_then(|c| c.user(&session.appid, &session.openid, now));
+            .and_then(|c| c.user(session.appid.as_str(), session.openid.as_str(), now));
         if let Some(keys) = cached {
             match self.decrypt_with(keys.usable(now), appid, input) {
                 // No cached key fits: the key may have rotated on another

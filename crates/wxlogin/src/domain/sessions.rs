@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use super::token::{SessionToken, TokenHash};
 use super::{Core, Error};
+use crate::ids::{AppId, OpenId};
 use crate::store::SessionRecord;
 
 /// A verified session, as the API shows it. No secret inside.
@@ -23,10 +24,10 @@ pub struct SessionInfo {
 impl From<&SessionRecord> for SessionInfo {
     fn from(r: &SessionRecord) -> Self {
         Self {
-            session_id: r.id.clone(),
-            appid: r.appid.clone(),
-            openid: r.openid.clone(),
-            unionid: r.unionid.clone(),
+            session_id: r.id.to_string(),
+            appid: r.appid.to_string(),
+            openid: r.openid.to_string(),
+            unionid: r.unionid.as_ref().map(|u| u.to_string()),
             created_at: r.created_at,
             expires_at: r.expires_at,
             idle_expires_at: r.idle_expires_at,
@@ -82,7 +83,7 @@ impl Core {
             .and_then(|c| c.session(hash, read_at))
             .filter(|r| slid(r) - r.idle_expires_at < self.policy.touch_interval);
         let admitted = |r: &SessionRecord, now| {
-            r.is_active(now) && expected_app.is_none_or(|app| app == r.appid)
+            r.is_active(now) && expected_app.is_none_or(|app| app == r.appid.as_str())
         };
         if let Some(record) = cached {
             // Nothing awaited since `read_at`: it is still now.
@@ -177,18 +178,21 @@ impl Core {
         appid: &str,
         openid: &str,
     ) -> Result<Vec<SessionInfo>, Error> {
-        self.apps.get(appid).ok_or(Error::UnknownApp)?;
+        let (appid, openid) = self.admin_user(appid, openid)?;
         let sessions = self
             .store
-            .list_sessions(appid, openid, self.clock.now())
+            .list_sessions(&appid, &openid, self.clock.now())
             .await?;
         Ok(sessions.iter().map(SessionInfo::from).collect())
     }
 
     /// Revoke every session of a user (admin); returns how many were active.
     pub async fn revoke_user_sessions(&self, appid: &str, openid: &str) -> Result<u64, Error> {
-        self.apps.get(appid).ok_or(Error::UnknownApp)?;
-        let revoked = self.store.revoke_all(appid, openid, self.clock.now()).await;
+        let (appid, openid) = self.admin_user(appid, openid)?;
+        let revoked = self
+            .store
+            .revoke_all(&appid, &openid, self.clock.now())
+            .await;
         if let Some(cache) = &self.cache {
             cache.forget_all_sessions();
         }
@@ -196,7 +200,20 @@ impl Core {
     }
 }
 
+impl Core {
+    /// An admin route's user, parsed like everywhere else: a malformed appid
+    /// or openid is a bad request; a well-formed appid we do not serve is
+    /// unknown.
+    pub(crate) fn admin_user(&self, appid: &str, openid: &str) -> Result<(AppId, OpenId), Error> {
+        let bad = |what: &str| Error::InvalidRequest(format!("malformed {what} in the path"));
+        let appid = AppId::parse(appid).map_err(|_| bad("appid"))?;
+        let openid = OpenId::parse(openid).map_err(|_| bad("openid"))?;
+        self.apps.get(appid.as_str()).ok_or(Error::UnknownApp)?;
+        Ok((appid, openid))
+    }
+}
+
 /// Only the exact shape we issue is hashed and looked up.
 fn token_hash(token: &str) -> Result<TokenHash, Error> {
-    TokenHash::of_token(token).ok_or(Error::InvalidToken)
+    super::token::hash_of(token).ok_or(Error::InvalidToken)
 }

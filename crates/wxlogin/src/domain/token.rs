@@ -7,7 +7,6 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use rand::RngExt as _;
 use secrecy::{ExposeSecret, SecretString};
-use sha2::{Digest, Sha256};
 
 pub const TOKEN_PREFIX: &str = "wxl_";
 const TOKEN_BYTES: usize = 32;
@@ -67,36 +66,10 @@ impl fmt::Display for SessionToken {
     }
 }
 
-/// SHA-256 of a token: what the store keys sessions by. A database leak does not
-/// yield usable tokens.
-#[derive(Clone, Copy, PartialEq, Eq, Hash)]
-pub struct TokenHash(pub [u8; 32]);
+pub use crate::ids::TokenHash;
 
-impl TokenHash {
-    /// The hash of a token in the shape we issue, without copying the token
-    /// (the verify path: the token is only ever needed as its hash).
-    pub fn of_token(token: &str) -> Option<Self> {
-        well_formed(token).then(|| Self::digest(token))
-    }
-
-    fn digest(token: &str) -> Self {
-        Self(Sha256::digest(token.as_bytes()).into())
-    }
-}
-
-impl fmt::Debug for TokenHash {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        // A prefix is enough to correlate log lines and reveals nothing usable.
-        write!(f, "TokenHash({}…)", hex::encode(&self.0[..4]))
-    }
-}
-
-/// The single-flight key of a login: SHA-256 over appid and code, so the store
-/// never holds a live login code.
-pub fn claim_key(appid: &str, code: &str) -> [u8; 32] {
-    let mut h = Sha256::new();
-    h.update(appid.as_bytes());
-    h.update([0]);
-    h.update(code.as_bytes());
-    h.finalize().into()
+/// The hash of a token in the shape we issue, without copying the token
+/// (the verify path: the token is only ever needed as its hash).
+pub fn hash_of(token: &str) -> Option<TokenHash> {
+    well_formed(token).then(|| TokenHash::digest(token))
 }

@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use wechat::{OpenId, PhoneCode, PhoneInfo};
+use wechat::{PhoneCode, PhoneInfo};
 
 use super::login::{aad, valid_code_shape};
 use super::{Core, Error};
@@ -25,11 +25,10 @@ impl Core {
             return Err(invalid);
         }
         let code = PhoneCode::parse(code).map_err(|_| invalid)?;
-        let session = self.verify(token, expected_app).await?;
-        let openid = OpenId::parse(&session.openid).map_err(|_| Error::Internal)?;
+        let session = self.verified(token, expected_app).await?;
         let result = self
-            .with_access_token(&session.appid, |access_token| {
-                let (code, openid) = (&code, &openid);
+            .with_access_token(session.appid.as_str(), |access_token| {
+                let (code, openid) = (&code, &session.openid);
                 async move {
                     self.wechat
                         .get_user_phone_number(&access_token, code, Some(openid))
@@ -41,7 +40,7 @@ impl Core {
             Error::InvalidCode { wechat_errcode } => Error::InvalidPhoneCode { wechat_errcode },
             other => other,
         })?;
-        if info.watermark.appid != session.appid {
+        if info.watermark.appid != session.appid.as_str() {
             return Err(Error::WatermarkMismatch);
         }
         Ok(info)
@@ -53,12 +52,11 @@ impl Core {
         token: &str,
         expected_app: Option<&str>,
     ) -> Result<bool, Error> {
-        let session = self.verify(token, expected_app).await?;
-        let openid = OpenId::parse(&session.openid).map_err(|_| Error::Internal)?;
+        let session = self.verified(token, expected_app).await?;
         let keys = self.session_keys(&session.appid, &session.openid).await?;
         let current = keys.current();
-        self.with_access_token(&session.appid, |access_token| {
-            let openid = &openid;
+        self.with_access_token(session.appid.as_str(), |access_token| {
+            let openid = &session.openid;
             async move {
                 self.wechat
                     .check_session(&access_token, openid, current)
@@ -75,17 +73,16 @@ impl Core {
         appid: &str,
         openid: &str,
     ) -> Result<(), Error> {
-        self.apps.get(appid).ok_or(Error::UnknownApp)?;
+        let (app, oid) = self.admin_user(appid, openid)?;
         let user = self
             .store
-            .get_user(appid, openid)
+            .get_user(&app, &oid)
             .await?
             .ok_or(Error::NotFound)?;
-        let oid = OpenId::parse(openid).map_err(|_| Error::NotFound)?;
-        let keys = self.session_keys(appid, openid).await?;
+        let keys = self.session_keys(&app, &oid).await?;
         let current = keys.current();
         let new_key = self
-            .with_access_token(appid, |access_token| {
+            .with_access_token(app.as_str(), |access_token| {
                 let oid = &oid;
                 async move {
                     self.wechat
@@ -99,12 +96,12 @@ impl Core {
         let stored = self
             .store
             .upsert_user(&UserUpsert {
-                appid: appid.to_owned(),
-                openid: openid.to_owned(),
+                appid: app.clone(),
+                openid: oid.clone(),
                 unionid: user.unionid,
                 sealed_session_key: self
                     .data_key
-                    .seal(text, &aad("session_key", &[appid, openid])),
+                    .seal(text, &aad("session_key", &[app.as_str(), oid.as_str()])),
                 key_fingerprint: self.data_key.fingerprint(text),
                 now,
                 previous_key_until: now + self.policy.key_grace,
@@ -112,7 +109,7 @@ impl Core {
             .await;
         // Evicted also on an error, which can come after the change took effect.
         if let Some(cache) = &self.cache {
-            cache.forget_user(openid);
+            cache.forget_user(oid.as_str());
         }
         stored.map(drop).map_err(Into::into)
     }

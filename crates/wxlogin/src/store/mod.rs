@@ -1,27 +1,33 @@
-//! Storage, split by role: users (and their sealed session_keys), sessions, and
-//! login claims (single-flight and replay of a login code). The domain talks to
-//! these traits only; the backend is chosen once, from the store URL's scheme.
+//! Storage, split by role: users (and their sealed session_keys), sessions,
+//! login claims (single flight and replay of a login code), the shared
+//! access_token and locks. The domain talks to these traits only; the backend
+//! is chosen once, from the parsed store URL ([`StoreUrl`]).
 //!
-//! Every implementation must pass the same conformance suite
-//! (`tests/store_conformance.rs`).
+//! Every backend passes the same conformance suite
+//! (`tests/store_conformance.rs`). To add a table: a numbered migration for
+//! each SQL engine (`migrations/`), its SQL text in `sql.rs`, a trait here
+//! and its methods in each backend.
 
 use std::sync::Arc;
 
 use async_trait::async_trait;
 
 use crate::clock::UnixTime;
-use crate::domain::token::TokenHash;
+use crate::ids::{
+    AppId, ClaimKey, LockName, OpenId, Owner, Refusal, SessionId, TokenHash, UnionId,
+};
 
+mod migrate;
 pub mod postgres;
 pub mod redis;
-mod redis_lua;
 mod rows;
 mod sql;
 pub mod sqlite;
-mod sqlite_reads;
-mod wal_sync;
+mod url;
 
-/// A store failure. Messages never contain row contents.
+pub use url::{SqliteTarget, StoreUrl};
+
+/// A store failure. Messages never contain row contents or credentials.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     /// The backend cannot be reached or refused the operation (disk full,
@@ -36,13 +42,14 @@ pub enum StoreError {
     Corrupt(String),
 }
 
-/// A user as the login writes it: the session_key arrives sealed, with a keyed
-/// fingerprint so the store can tell a rotation without decrypting anything.
+/// A user as a login or an admin reset writes it: the session_key arrives
+/// sealed, with a keyed fingerprint so the store can tell a rotation without
+/// decrypting anything.
 #[derive(Debug, Clone)]
 pub struct UserUpsert {
-    pub appid: String,
-    pub openid: String,
-    pub unionid: Option<String>,
+    pub appid: AppId,
+    pub openid: OpenId,
+    pub unionid: Option<UnionId>,
     pub sealed_session_key: Vec<u8>,
     pub key_fingerprint: Vec<u8>,
     pub now: UnixTime,
@@ -53,9 +60,9 @@ pub struct UserUpsert {
 /// A stored user.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UserRecord {
-    pub appid: String,
-    pub openid: String,
-    pub unionid: Option<String>,
+    pub appid: AppId,
+    pub openid: OpenId,
+    pub unionid: Option<UnionId>,
     pub sealed_session_key: Vec<u8>,
     pub sealed_previous_key: Option<Vec<u8>>,
     pub previous_key_until: Option<UnixTime>,
@@ -66,11 +73,11 @@ pub struct UserRecord {
 /// A session row. The token itself is never stored, only its hash.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SessionRecord {
-    pub id: String,
+    pub id: SessionId,
     pub token_hash: TokenHash,
-    pub appid: String,
-    pub openid: String,
-    pub unionid: Option<String>,
+    pub appid: AppId,
+    pub openid: OpenId,
+    pub unionid: Option<UnionId>,
     pub created_at: UnixTime,
     /// Absolute end of life.
     pub expires_at: UnixTime,
@@ -88,11 +95,11 @@ impl SessionRecord {
 /// What a finished login leaves behind for replays of the same code.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LoginRecord {
-    pub session_id: String,
+    pub session_id: SessionId,
     /// The token, sealed under the data key, so a replay can return it.
     pub sealed_token: Vec<u8>,
-    pub openid: String,
-    pub unionid: Option<String>,
+    pub openid: OpenId,
+    pub unionid: Option<UnionId>,
     pub new_user: bool,
     pub expires_at: UnixTime,
 }
@@ -106,16 +113,16 @@ pub enum ClaimState {
     Pending,
     /// The code was already exchanged: this is the result.
     Done(LoginRecord),
-    /// The code was refused upstream: this is the stable error code.
-    Failed(String),
+    /// The code was refused upstream, for good.
+    Failed(Refusal),
 }
 
 /// A login claim request.
 #[derive(Debug, Clone, Copy)]
 pub struct Claim<'a> {
-    pub key: &'a [u8; 32],
-    pub appid: &'a str,
-    pub owner: &'a str,
+    pub key: &'a ClaimKey,
+    pub appid: &'a AppId,
+    pub owner: &'a Owner,
     pub now: UnixTime,
     /// A holder that has not finished by then is presumed dead.
     pub lease_until: UnixTime,
@@ -125,47 +132,60 @@ pub struct Claim<'a> {
 
 #[async_trait]
 pub trait UserStore: Send + Sync {
-    /// Insert or update a user outside a login (admin key reset). The current key
-    /// becomes the previous one when the fingerprint differs.
+    /// Insert or update a user outside a login (admin key reset). The current
+    /// key becomes the previous one when the fingerprint differs. Returns
+    /// whether the user is new.
     async fn upsert_user(&self, user: &UserUpsert) -> Result<bool, StoreError>;
-    async fn get_user(&self, appid: &str, openid: &str) -> Result<Option<UserRecord>, StoreError>;
+    async fn get_user(
+        &self,
+        appid: &AppId,
+        openid: &OpenId,
+    ) -> Result<Option<UserRecord>, StoreError>;
 }
 
 #[async_trait]
 pub trait SessionStore: Send + Sync {
     async fn find_session(&self, hash: &TokenHash) -> Result<Option<SessionRecord>, StoreError>;
-    /// Push the idle deadline forward.
-    async fn touch_session(&self, id: &str, idle_expires_at: UnixTime) -> Result<(), StoreError>;
+    /// Push the idle deadline forward (never backwards).
+    async fn touch_session(
+        &self,
+        id: &SessionId,
+        idle_expires_at: UnixTime,
+    ) -> Result<(), StoreError>;
     /// Revoke one session; false if it was already revoked or unknown.
-    async fn revoke_session(&self, id: &str, now: UnixTime) -> Result<bool, StoreError>;
-    /// Revoke `old_id` and create `new` atomically; false (and nothing created)
-    /// if `old_id` was no longer active.
+    async fn revoke_session(&self, id: &SessionId, now: UnixTime) -> Result<bool, StoreError>;
+    /// Revoke `old` and create `new` atomically; false (and nothing created)
+    /// if `old` was no longer active.
     async fn replace_session(
         &self,
-        old_id: &str,
+        old: &SessionId,
         new: &SessionRecord,
         now: UnixTime,
     ) -> Result<bool, StoreError>;
-    /// Active sessions of a user.
+    /// Active sessions of a user, oldest first.
     async fn list_sessions(
         &self,
-        appid: &str,
-        openid: &str,
+        appid: &AppId,
+        openid: &OpenId,
         now: UnixTime,
     ) -> Result<Vec<SessionRecord>, StoreError>;
     /// Revoke every session of a user; returns how many were active.
-    async fn revoke_all(&self, appid: &str, openid: &str, now: UnixTime)
-    -> Result<u64, StoreError>;
+    async fn revoke_all(
+        &self,
+        appid: &AppId,
+        openid: &OpenId,
+        now: UnixTime,
+    ) -> Result<u64, StoreError>;
 }
 
 #[async_trait]
 pub trait ClaimStore: Send + Sync {
     /// Claim a login code, or learn who has it and what came of it.
     async fn claim(&self, claim: &Claim<'_>) -> Result<ClaimState, StoreError>;
-    /// Commit a successful login atomically: upsert the user, create the session,
-    /// record the result on the claim. Fenced: if `owner` no longer holds the
-    /// claim, nothing is written and `Ok(None)` is returned. Otherwise returns
-    /// whether the user is new.
+    /// Commit a successful login atomically: upsert the user, create the
+    /// session, record the result on the claim. Fenced: if the claim's owner
+    /// no longer holds it, nothing is written and `Ok(None)` is returned.
+    /// Otherwise returns whether the user is new.
     async fn complete_login(
         &self,
         claim: &Claim<'_>,
@@ -176,12 +196,12 @@ pub trait ClaimStore: Send + Sync {
     /// Record a definitive upstream refusal (fenced by owner).
     async fn fail_claim(
         &self,
-        key: &[u8; 32],
-        owner: &str,
-        error_code: &str,
+        key: &ClaimKey,
+        owner: &Owner,
+        refusal: Refusal,
     ) -> Result<(), StoreError>;
     /// Give the claim up (transient failure) so a retry may try again.
-    async fn release_claim(&self, key: &[u8; 32], owner: &str) -> Result<(), StoreError>;
+    async fn release_claim(&self, key: &ClaimKey, owner: &Owner) -> Result<(), StoreError>;
 }
 
 /// The app-wide access_token, shared by every instance, sealed at rest.
@@ -195,11 +215,15 @@ pub struct CachedToken {
 
 #[async_trait]
 pub trait TokenStore: Send + Sync {
-    async fn get_access_token(&self, appid: &str) -> Result<Option<CachedToken>, StoreError>;
+    async fn get_access_token(&self, appid: &AppId) -> Result<Option<CachedToken>, StoreError>;
     /// Store a token; refused (false) when a token with a newer fence is
-    /// already stored, so a holder whose lease expired cannot overwrite a newer
-    /// result.
-    async fn put_access_token(&self, appid: &str, token: &CachedToken) -> Result<bool, StoreError>;
+    /// already stored, so a holder whose lease expired cannot overwrite a
+    /// newer result.
+    async fn put_access_token(
+        &self,
+        appid: &AppId,
+        token: &CachedToken,
+    ) -> Result<bool, StoreError>;
 }
 
 /// A named lease with fencing: who holds it may act until `lease_until`; each
@@ -209,13 +233,13 @@ pub trait LockStore: Send + Sync {
     /// Take the lock if it is free, expired, or already ours; returns the fence.
     async fn try_lock(
         &self,
-        name: &str,
-        owner: &str,
+        name: &LockName,
+        owner: &Owner,
         now: UnixTime,
         lease_until: UnixTime,
     ) -> Result<Option<i64>, StoreError>;
     /// Release the lock if we still hold it.
-    async fn unlock(&self, name: &str, owner: &str) -> Result<(), StoreError>;
+    async fn unlock(&self, name: &LockName, owner: &Owner) -> Result<(), StoreError>;
 }
 
 /// Everything the service needs from storage.
@@ -223,8 +247,8 @@ pub trait LockStore: Send + Sync {
 pub trait Store: UserStore + SessionStore + ClaimStore + TokenStore + LockStore {
     /// Readiness: a cheap round trip.
     async fn ping(&self) -> Result<(), StoreError>;
-    /// Liveness: an error means only a restart can help (on SQLite, an
-    /// `fsync` of the WAL failed). No round trip.
+    /// Liveness: an error means only a restart can help (on SQLite, a commit
+    /// failed to reach the disk). No round trip.
     fn alive(&self) -> Result<(), StoreError> {
         Ok(())
     }
@@ -232,30 +256,23 @@ pub trait Store: UserStore + SessionStore + ClaimStore + TokenStore + LockStore 
     async fn purge_expired(&self, now: UnixTime) -> Result<u64, StoreError>;
 }
 
-/// Open the store named by `url`: `sqlite://path`, `sqlite::memory:`,
-/// `postgres://…`, `redis://…[?prefix=NAME]`.
-/// Migrations run when `migrate` is true.
-pub async fn open(url: &str, migrate: bool) -> Result<Arc<dyn Store>, StoreError> {
-    if url.starts_with("sqlite:") {
-        let store = sqlite::SqliteStore::connect(url).await?;
-        if migrate {
-            store.migrate().await?;
+/// How long a dead session (expired or revoked) is kept before a purge
+/// removes it: long enough for an operator to see why a token stopped
+/// working.
+pub const SESSION_AFTERLIFE: i64 = 86_400;
+
+/// Open the store `url` names. Migrations run when `migrate` is true.
+pub async fn open(url: &StoreUrl, migrate: bool) -> Result<Arc<dyn Store>, StoreError> {
+    Ok(match url {
+        StoreUrl::Sqlite(target) => Arc::new(sqlite::SqliteStore::open(target, migrate).await?),
+        StoreUrl::Postgres(target) => {
+            let store = postgres::PostgresStore::connect(target).await?;
+            if migrate {
+                store.migrate().await?;
+            }
+            Arc::new(store)
         }
-        return Ok(Arc::new(store));
-    }
-    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-        let store = postgres::PostgresStore::connect(url).await?;
-        if migrate {
-            store.migrate().await?;
-        }
-        return Ok(Arc::new(store));
-    }
-    if url.starts_with("redis://") || url.starts_with("rediss://") {
-        // Redis needs no schema; `migrate` has nothing to do.
-        return Ok(Arc::new(redis::RedisStore::connect(url).await?));
-    }
-    let scheme = url.split(':').next().unwrap_or_default();
-    Err(StoreError::Config(format!(
-        "unsupported store scheme `{scheme}:` (supported: sqlite:, postgres://, redis://)"
-    )))
+        // Redis needs no schema: `migrate` has nothing to do.
+        StoreUrl::Redis(target) => Arc::new(redis::RedisStore::connect(target).await?),
+    })
 }

@@ -332,7 +332,8 @@ fn all_cases(token: &str) -> Vec<Case> {
             "unauthorized",
         ));
     }
-    // 8. Operator and backend endpoints with junk in paths and queries.
+    // 8. Operator and backend endpoints with junk in paths and queries:
+    // appid and openid are parsed like everywhere else.
     let admin = Some(ADMIN_KEY);
     for openid in [
         "%E7%A0%81",
@@ -341,30 +342,44 @@ fn all_cases(token: &str) -> Vec<Case> {
         &"o".repeat(2000),
         "%27%20OR%201%3D1",
     ] {
-        cases.push(case(
+        for (method, path) in [
+            (
+                Method::GET,
+                format!("/v1/admin/users/{APP_A}/{openid}/sessions"),
+            ),
+            (
+                Method::DELETE,
+                format!("/v1/admin/users/%27/{openid}/sessions"),
+            ),
+            (
+                Method::POST,
+                format!("/v1/admin/users/{APP_A}/{openid}/session-key/reset"),
+            ),
+        ] {
+            cases.push(case(method, &path, admin, None, BAD, "invalid_request"));
+        }
+    }
+    for (method, path, status, code) in [
+        (
             Method::GET,
-            &format!("/v1/admin/users/wx0000000000000000/{openid}/sessions"),
-            admin,
-            None,
+            "/v1/admin/users/wx0000000000000000/o1/sessions",
             BAD,
             "unknown_app",
-        ));
-        cases.push(case(
+        ),
+        (
             Method::DELETE,
-            &format!("/v1/admin/users/%27/{openid}/sessions"),
-            admin,
-            None,
+            "/v1/admin/users/%27/o1/sessions",
             BAD,
-            "unknown_app",
-        ));
-        cases.push(case(
+            "invalid_request",
+        ),
+        (
             Method::POST,
-            &format!("/v1/admin/users/{APP_A}/{openid}/session-key/reset"),
-            admin,
-            None,
+            "/v1/admin/users/wx4f4bc4dec97d474b/nobody/session-key/reset",
             StatusCode::NOT_FOUND,
             "not_found",
-        ));
+        ),
+    ] {
+        cases.push(case(method, path, admin, None, status, code));
     }
     for query in [
         "appid=wx0000000000000000",

@@ -129,22 +129,23 @@ async fn postgres_connections_killed_mid_test_give_503_or_success_never_500_and_
     // Tag this test's pool so only its connections are killed.
     let tag = schema.schema.clone();
     let url = format!("{}&application_name={tag}", schema.url());
-    let app = spawn_app_with(|s| s.store = url).await;
+    let app = spawn_app_with(|s| s.store = wxlogin::store::StoreUrl::parse(&url).unwrap()).await;
     let (token, _, _) = app.login(APP_A).await;
-    let mut admin = <sqlx::PgConnection as sqlx::Connection>::connect(&schema.base_url)
-        .await
-        .unwrap();
-    let kill = async |admin: &mut sqlx::PgConnection| {
-        let killed: Vec<bool> = sqlx::query_scalar(
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1",
-        )
-        .bind(&tag)
-        .fetch_all(admin)
-        .await
-        .unwrap();
+    let admin = crate::support::pg_client(&schema.base_url).await;
+    let kill = async |admin: &tokio_postgres::Client| {
+        let killed: Vec<bool> = admin
+            .query(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1",
+                &[&tag],
+            )
+            .await
+            .unwrap()
+            .iter()
+            .map(|r| r.get(0))
+            .collect();
         assert!(!killed.is_empty(), "the pool had connections to kill");
     };
-    kill(&mut admin).await;
+    kill(&admin).await;
     let mut statuses = Vec::new();
     for _ in 0..5 {
         statuses.push(app.session_status(&token).await);
@@ -163,7 +164,7 @@ async fn postgres_connections_killed_mid_test_give_503_or_success_never_500_and_
     app.login(APP_A).await;
     // Connections idle for more than a second are pinged before use, so a
     // database restart during a quiet spell costs no request at all.
-    kill(&mut admin).await;
+    kill(&admin).await;
     tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
     assert_eq!(app.session_status(&token).await, StatusCode::OK);
     app.login(APP_A).await;
@@ -175,7 +176,7 @@ async fn redis_connection_killed_mid_test_gives_503_or_success_never_500_and_rec
         return;
     };
     let url = prefix.url();
-    let app = spawn_app_with(|s| s.store = url).await;
+    let app = spawn_app_with(|s| s.store = wxlogin::store::StoreUrl::parse(&url).unwrap()).await;
     let (token, _, _) = app.login(APP_A).await;
     let client = redis::Client::open(prefix.base_url.as_str()).unwrap();
     let mut admin = client.get_multiplexed_async_connection().await.unwrap();
@@ -228,14 +229,8 @@ async fn a_locked_sqlite_database_gives_503_store_unavailable_without_spending_t
     let (token, _, _) = app.login(APP_A).await;
     // Another process holds SQLite's write lock (as a stuck backup or migration
     // would): writes wait the busy timeout, then fail.
-    let url = format!("sqlite://{}", app.db_path().display());
-    let mut blocker = <sqlx::SqliteConnection as sqlx::Connection>::connect(&url)
-        .await
-        .unwrap();
-    sqlx::query("BEGIN EXCLUSIVE")
-        .execute(&mut blocker)
-        .await
-        .unwrap();
+    let blocker = rusqlite::Connection::open(app.db_path()).unwrap();
+    blocker.execute_batch("BEGIN EXCLUSIVE").unwrap();
     let openid = app.new_user(APP_A);
     let code = app.code_for(APP_A, &openid);
     let (status, error) =
@@ -254,7 +249,7 @@ async fn a_locked_sqlite_database_gives_503_store_unavailable_without_spending_t
         StatusCode::OK,
         "reads still work (WAL)"
     );
-    sqlx::query("ROLLBACK").execute(&mut blocker).await.unwrap();
+    blocker.execute_batch("ROLLBACK").unwrap();
     let response = app.post_login(json!({"appid": APP_A, "code": code})).await;
     assert_eq!(
         response.status(),

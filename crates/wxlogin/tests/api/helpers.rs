@@ -57,7 +57,9 @@ pub async fn spawn_app_with(tweak: impl FnOnce(&mut Settings)) -> TestApp {
     let dir = tempfile::tempdir().unwrap();
     let mut settings = Settings {
         listen: "127.0.0.1:0".into(),
-        store: format!("sqlite://{}", dir.path().join("wxlogin.db").display()),
+        store: wxlogin::store::StoreUrl::Sqlite(wxlogin::store::SqliteTarget::File(
+            dir.path().join("wxlogin.db"),
+        )),
         data_key: Some(SecretString::from(DataKey::generate_text())),
         admin_key: Some(SecretString::from(ADMIN_KEY)),
         service_key: Some(SecretString::from(SERVICE_KEY)),

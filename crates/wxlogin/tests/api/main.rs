@@ -14,5 +14,6 @@ mod secrets;
 mod sessions;
 #[path = "../support/mod.rs"]
 mod support;
+mod upgrade;
 mod user_data;
 mod verify_cache;

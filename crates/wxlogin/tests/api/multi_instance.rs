@@ -10,7 +10,8 @@ use crate::helpers::*;
 use crate::support::{PgSchema, RedisPrefix};
 
 async fn two_instances_behave_as_one(store_url: String) {
-    let mut app = spawn_app_with(|s| s.store = store_url).await;
+    let mut app =
+        spawn_app_with(|s| s.store = wxlogin::store::StoreUrl::parse(&store_url).unwrap()).await;
     let mut second = app.another_instance().await;
     let addresses = [app.address.clone(), second.address.clone()];
 

@@ -281,11 +281,10 @@ async fn raw_postgres_and_redis_contents_hold_no_session_key_and_no_token() {
     use crate::support::{PgSchema, RedisPrefix};
     if let Some(schema) = PgSchema::create().await {
         let url = schema.url();
-        let app = spawn_app_with(|s| s.store = url).await;
+        let app =
+            spawn_app_with(|s| s.store = wxlogin::store::StoreUrl::parse(&url).unwrap()).await;
         let secrets = secrets_after_logins(&app).await;
-        let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect(&schema.url())
-            .await
-            .unwrap();
+        let conn = crate::support::pg_client(&schema.url()).await;
         let mut dump = Vec::new();
         for table in [
             "users",
@@ -294,12 +293,13 @@ async fn raw_postgres_and_redis_contents_hold_no_session_key_and_no_token() {
             "access_tokens",
             "locks",
         ] {
-            let rows: Vec<String> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
-                "SELECT row_to_json(t)::text FROM {table} t"
-            )))
-            .fetch_all(&mut conn)
-            .await
-            .unwrap();
+            let rows: Vec<String> = conn
+                .query(&format!("SELECT row_to_json(t)::text FROM {table} t"), &[])
+                .await
+                .unwrap()
+                .iter()
+                .map(|r| r.get(0))
+                .collect();
             for row in rows {
                 dump.extend(row.into_bytes());
             }
@@ -317,7 +317,8 @@ async fn raw_postgres_and_redis_contents_hold_no_session_key_and_no_token() {
     }
     if let Some(prefix) = RedisPrefix::create() {
         let url = prefix.url();
-        let app = spawn_app_with(|s| s.store = url).await;
+        let app =
+            spawn_app_with(|s| s.store = wxlogin::store::StoreUrl::parse(&url).unwrap()).await;
         let secrets = secrets_after_logins(&app).await;
         let client = redis::Client::open(prefix.base_url.as_str()).unwrap();
         let mut conn = client.get_multiplexed_async_connection().await.unwrap();

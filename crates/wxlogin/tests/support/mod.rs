@@ -18,6 +18,25 @@ pub fn service_url(var: &str) -> Option<String> {
     }
 }
 
+/// A client to `url` (its connection driven by a task of its own).
+pub async fn pg_client(url: &str) -> tokio_postgres::Client {
+    let (client, conn) = tokio_postgres::connect(url, tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(conn);
+    client
+}
+
+/// Run SQL (several statements allowed) on a fresh connection to `url`.
+pub async fn pg_exec(url: &str, sql: &str) -> Result<(), tokio_postgres::Error> {
+    let (client, conn) = tokio_postgres::connect(url, tokio_postgres::NoTls).await?;
+    let driver = tokio::spawn(conn);
+    let result = client.batch_execute(sql).await;
+    drop(client);
+    let _ = driver.await;
+    result
+}
+
 /// A fresh PostgreSQL schema; dropped (with everything in it) on drop.
 pub struct PgSchema {
     pub base_url: String,
@@ -28,11 +47,7 @@ impl PgSchema {
     pub async fn create() -> Option<Self> {
         let base_url = service_url("WXLOGIN_TEST_POSTGRES_URL")?;
         let schema = format!("wxt_{}", uuid::Uuid::new_v4().simple());
-        let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect(&base_url)
-            .await
-            .unwrap();
-        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {schema}")))
-            .execute(&mut conn)
+        pg_exec(&base_url, &format!("CREATE SCHEMA {schema}"))
             .await
             .unwrap();
         Some(Self { base_url, schema })
@@ -62,13 +77,7 @@ impl Drop for PgSchema {
                 .build()
                 .unwrap();
             rt.block_on(async {
-                if let Ok(mut conn) = <sqlx::PgConnection as sqlx::Connection>::connect(&url).await
-                {
-                    let _ =
-                        sqlx::query(sqlx::AssertSqlSafe(format!("DROP SCHEMA {schema} CASCADE")))
-                            .execute(&mut conn)
-                            .await;
-                }
+                let _ = pg_exec(&url, &format!("DROP SCHEMA {schema} CASCADE")).await;
             });
         })
         .join();

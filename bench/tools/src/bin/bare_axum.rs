@@ -3,7 +3,7 @@
 //! the same global allocator as the `wxlogin` binary, so the ratio measures
 //! our work per request, not the allocator.
 //!
-//! `cargo run --release -p wxlogin --example bare_axum -- 18080`
+//! `cargo run --release -p wxlogin-bench-tools --bin bare_axum -- 18080`
 
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;

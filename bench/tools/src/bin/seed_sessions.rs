@@ -1,14 +1,10 @@
 //! Fill a store with N live sessions for `bench/run`'s scaling measurement:
-//! verify p99 with 1,000 vs 1,000,000 stored sessions.
-//!
-//! Redis goes through the store traits (one claim and one `complete_login`
-//! each, as a real login commits: ~25,000/s). On SQLite and PostgreSQL that
-//! path runs at ~1,200-2,200/s here (one fsync'd transaction per session), so
-//! they get the same rows written straight into the `sessions` table (verify
-//! reads nothing else), 2,000 per statement, after the store's own migrations.
+//! verify p99 with 1,000 vs 1,000,000 stored sessions. Every session goes
+//! through the store traits, one claim and one `complete_login` each, as a
+//! real login commits (concurrent writers share commits on SQLite).
 //!
 //! ```sh
-//! cargo run --release -p wxlogin --example seed_sessions -- \
+//! cargo run --release -p wxlogin-bench-tools --bin seed_sessions -- \
 //!     STORE_URL COUNT SAMPLE_FILE [SAMPLE_SIZE] [CONCURRENCY]
 //! ```
 //!
@@ -22,10 +18,17 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
 use wxlogin::clock::{Clock, SystemClock};
-use wxlogin::domain::token::{SessionToken, claim_key};
-use wxlogin::store::{self, Claim, ClaimState, LoginRecord, SessionRecord, Store, UserUpsert};
+use wxlogin::domain::token::SessionToken;
+use wxlogin::ids::{AppId, ClaimKey, OpenId, Owner, SessionId};
+use wxlogin::store::{
+    self, Claim, ClaimState, LoginRecord, SessionRecord, Store, StoreUrl, UserUpsert,
+};
 
 const APPID: &str = "wx4f4bc4dec97d474b";
+
+fn appid() -> AppId {
+    AppId::parse(APPID).expect("appid")
+}
 
 fn usage() -> ! {
     eprintln!("usage: seed_sessions STORE_URL COUNT SAMPLE_FILE [SAMPLE_SIZE] [CONCURRENCY]");
@@ -35,10 +38,10 @@ fn usage() -> ! {
 fn session(run: &str, i: usize, now: i64) -> (SessionToken, SessionRecord) {
     let token = SessionToken::generate();
     let record = SessionRecord {
-        id: uuid::Uuid::now_v7().to_string(),
+        id: SessionId::generate(),
         token_hash: token.hash(),
-        appid: APPID.into(),
-        openid: format!("o-seed-{run}-{i:08}"),
+        appid: appid(),
+        openid: OpenId::parse(&format!("o-seed-{run}-{i:08}")).expect("openid"),
         unionid: None,
         created_at: now,
         expires_at: now + 30 * 86_400,
@@ -48,75 +51,18 @@ fn session(run: &str, i: usize, now: i64) -> (SessionToken, SessionRecord) {
     (token, record)
 }
 
-/// Bulk insert into a SQL store's `sessions` table; returns the sampled tokens.
-async fn seed_sql<DB>(
-    url: &str,
-    run: &str,
-    count: usize,
-    every: usize,
-    now: i64,
-) -> Result<Vec<String>, String>
-where
-    DB: sqlx::Database,
-    for<'c> &'c mut DB::Connection: sqlx::Executor<'c, Database = DB>,
-    for<'q> String: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
-    for<'q> Option<String>: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
-    for<'q> Vec<u8>: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
-    for<'q> i64: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
-    for<'q> <DB as sqlx::Database>::Arguments: sqlx::IntoArguments<DB>,
-{
-    use sqlx::Connection as _;
-    let mut conn = DB::Connection::connect(url)
-        .await
-        .map_err(|e| e.to_string())?;
-    let mut sampled = Vec::new();
-    let mut i = 0;
-    while i < count {
-        let rows: Vec<_> = (i..count.min(i + 2_000))
-            .map(|j| (j, session(run, j, now)))
-            .collect();
-        i += rows.len();
-        let mut insert = sqlx::QueryBuilder::<DB>::new(
-            "INSERT INTO sessions (id, token_hash, appid, openid, unionid, created_at, expires_at, idle_expires_at) ",
-        );
-        insert.push_values(&rows, |mut b, (_, (_, s))| {
-            b.push_bind(s.id.clone())
-                .push_bind(s.token_hash.0.to_vec())
-                .push_bind(s.appid.clone())
-                .push_bind(s.openid.clone())
-                .push_bind(s.unionid.clone())
-                .push_bind(s.created_at)
-                .push_bind(s.expires_at)
-                .push_bind(s.idle_expires_at);
-        });
-        insert
-            .build()
-            .execute(&mut conn)
-            .await
-            .map_err(|e| e.to_string())?;
-        for (j, (token, _)) in rows {
-            if j % every == 0 {
-                sampled.push(token.expose_secret().to_owned());
-            }
-        }
-        if i % 100_000 == 0 {
-            eprintln!("  seeded {i} sessions");
-        }
-    }
-    Ok(sampled)
-}
-
 async fn seed_one(
     store: &dyn Store,
     run: &str,
     i: usize,
     now: i64,
 ) -> Result<SessionToken, String> {
-    let key = claim_key(APPID, &format!("seed-{run}-{i}"));
+    let (app, owner) = (appid(), Owner::generate());
+    let key = ClaimKey::of(&app, &format!("seed-{run}-{i}"));
     let claim = Claim {
         key: &key,
-        appid: APPID,
-        owner: "seed",
+        appid: &app,
+        owner: &owner,
         now,
         lease_until: now + 10,
         expires_at: now + 300,
@@ -129,7 +75,7 @@ async fn seed_one(
     let openid = session.openid.clone();
     // Opaque bytes where a login stores sealed secrets: verify never opens them.
     let user = UserUpsert {
-        appid: APPID.into(),
+        appid: appid(),
         openid: openid.clone(),
         unionid: None,
         sealed_session_key: vec![0; 52],
@@ -169,7 +115,11 @@ async fn main() {
         .get(4)
         .map_or(Ok(32), |s| s.parse())
         .unwrap_or_else(|_| usage());
-    let store = match store::open(url, true).await {
+    let url = StoreUrl::parse(url).unwrap_or_else(|e| {
+        eprintln!("{e}");
+        std::process::exit(2)
+    });
+    let store = match store::open(&url, true).await {
         Ok(store) => store,
         Err(e) => {
             eprintln!("cannot open the store: {e}");
@@ -182,21 +132,6 @@ async fn main() {
     let run = uuid::Uuid::new_v4().simple().to_string()[..8].to_owned();
     let next = Arc::new(AtomicUsize::new(0));
     let started = Instant::now();
-    let bulk = if url.starts_with("sqlite:") {
-        Some(seed_sql::<sqlx::Sqlite>(url, &run, count, every, now).await)
-    } else if url.starts_with("postgres") {
-        Some(seed_sql::<sqlx::Postgres>(url, &run, count, every, now).await)
-    } else {
-        None
-    };
-    if let Some(bulk) = bulk {
-        let tokens = bulk.unwrap_or_else(|e| {
-            eprintln!("seeding failed: {e}");
-            std::process::exit(1)
-        });
-        finish(sample_file, count, &tokens, started);
-        return;
-    }
     let mut workers = tokio::task::JoinSet::new();
     for _ in 0..concurrency {
         let (store, next, run) = (Arc::clone(&store), Arc::clone(&next), run.clone());

@@ -1,0 +1,177 @@
+//! The typed ids that cross the line between the domain and the store. They
+//! live below both, so the store never imports the domain: a value parsed
+//! once at the edge (an HTTP request, a row read back) is never re-parsed from
+//! a string further in.
+
+use std::fmt;
+
+use sha2::{Digest, Sha256};
+
+pub use wechat::{AppId, OpenId, UnionId};
+
+/// A session's id: a UUIDv7, so ids sort by creation time.
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct SessionId(String);
+
+impl SessionId {
+    pub fn generate() -> Self {
+        Self(uuid::Uuid::now_v7().to_string())
+    }
+
+    /// Accepts what we issue (and the ids of older releases): 1..=64 of
+    /// `[A-Za-z0-9-]`.
+    pub fn parse(s: &str) -> Option<Self> {
+        let ok = (1..=64).contains(&s.len())
+            && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-');
+        ok.then(|| Self(s.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for SessionId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "SessionId({})", self.0)
+    }
+}
+
+impl fmt::Display for SessionId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// SHA-256 of a session token: what the store keys sessions by. A database
+/// leak does not yield usable tokens.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct TokenHash(pub [u8; 32]);
+
+impl TokenHash {
+    pub fn digest(token: &str) -> Self {
+        Self(Sha256::digest(token.as_bytes()).into())
+    }
+}
+
+impl fmt::Debug for TokenHash {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // A prefix is enough to correlate log lines and reveals nothing usable.
+        write!(f, "TokenHash({}…)", hex::encode(&self.0[..4]))
+    }
+}
+
+/// The single-flight key of a login: SHA-256 over appid and code, so the
+/// store never holds a live login code.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ClaimKey(pub [u8; 32]);
+
+impl ClaimKey {
+    pub fn of(appid: &AppId, code: &str) -> Self {
+        let mut h = Sha256::new();
+        h.update(appid.as_str().as_bytes());
+        h.update([0]);
+        h.update(code.as_bytes());
+        Self(h.finalize().into())
+    }
+}
+
+impl fmt::Debug for ClaimKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "ClaimKey({}…)", hex::encode(&self.0[..4]))
+    }
+}
+
+/// Who holds a lease (a login claim or a lock): a random id per attempt or
+/// per process, compared for fencing.
+#[derive(Clone, PartialEq, Eq, Hash, Debug)]
+pub struct Owner(String);
+
+impl Owner {
+    pub fn generate() -> Self {
+        Self(uuid::Uuid::new_v4().to_string())
+    }
+
+    /// An owner read back from the store.
+    pub fn from_stored(s: String) -> Self {
+        Self(s)
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// The name of a lock shared by every instance.
+#[derive(Clone, PartialEq, Eq, Hash, Debug)]
+pub struct LockName(String);
+
+impl LockName {
+    /// The lock one instance holds while it refreshes an app's access_token.
+    pub fn access_token(appid: &AppId) -> Self {
+        Self(format!("access_token:{appid}"))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// A definitive upstream refusal of a login code, recorded on its claim so
+/// that every duplicate of the code gets the same answer.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Refusal {
+    InvalidCode,
+    CodeUsed,
+    UserBlocked,
+}
+
+impl Refusal {
+    /// The stable text kept in the store (the API's error code).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::InvalidCode => "invalid_code",
+            Self::CodeUsed => "code_used",
+            Self::UserBlocked => "user_blocked",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        [Self::InvalidCode, Self::CodeUsed, Self::UserBlocked]
+            .into_iter()
+            .find(|r| r.as_str() == s)
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refusals_round_trip_through_their_stored_text() {
+        for r in [
+            Refusal::InvalidCode,
+            Refusal::CodeUsed,
+            Refusal::UserBlocked,
+        ] {
+            assert_eq!(Refusal::parse(r.as_str()), Some(r));
+        }
+        assert_eq!(Refusal::parse(""), None);
+    }
+
+    #[test]
+    fn session_ids_are_uuids_and_junk_is_refused() {
+        let id = SessionId::generate();
+        assert_eq!(SessionId::parse(id.as_str()), Some(id));
+        assert_eq!(SessionId::parse(""), None);
+        assert_eq!(SessionId::parse("a\0b"), None);
+        assert_eq!(SessionId::parse(&"a".repeat(65)), None);
+    }
+
+    #[test]
+    fn claim_keys_separate_appid_from_code() {
+        let app = AppId::parse("wx4f4bc4dec97d474b").unwrap();
+        assert_ne!(ClaimKey::of(&app, "ab"), ClaimKey::of(&app, "ba"));
+    }
+}

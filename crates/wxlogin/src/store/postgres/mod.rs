@@ -1,0 +1,444 @@
+//! PostgreSQL store: several `wxlogin serve` instances share it and behave as
+//! one service. Single flight and fencing come from conditional upserts on
+//! the claim and lock rows; a login commits in one statement. A commit
+//! returns once its WAL is flushed (PostgreSQL groups concurrent commits into
+//! one flush itself). A schema other than `public` is chosen with the URL's
+//! `options=-c search_path=NAME`.
+
+mod connect;
+
+use async_trait::async_trait;
+use deadpool_postgres::{Object, Pool};
+use tokio_postgres::types::ToSql;
+
+use super::rows::{self, corrupt};
+use super::url::PostgresTarget;
+use super::{
+    CachedToken, Claim, ClaimState, ClaimStore, LockStore, LoginRecord, SESSION_AFTERLIFE,
+    SessionRecord, SessionStore, Store, StoreError, TokenStore, UserRecord, UserStore, UserUpsert,
+    migrate, sql,
+};
+use crate::clock::UnixTime;
+use crate::ids::{AppId, ClaimKey, LockName, OpenId, Owner, Refusal, SessionId, TokenHash};
+
+pub struct PostgresStore {
+    pool: Pool,
+    /// Connections whose commits do not wait for the WAL flush; the durable
+    /// pool if the server (or a pooler) refused that option.
+    lazy: Pool,
+}
+
+/// The error with its causes: tokio-postgres says only "db error" and keeps
+/// the server's message (never row data, never the URL) in its source.
+fn unavailable(e: impl std::error::Error) -> StoreError {
+    let mut text = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        let more = c.to_string();
+        if !text.contains(&more) {
+            text = format!("{text}: {more}");
+        }
+        cause = c.source();
+    }
+    StoreError::Unavailable(text)
+}
+
+/// Run one statement on a pooled connection, prepared once per connection.
+async fn execute(
+    conn: &Object,
+    sql: &str,
+    params: &[&(dyn ToSql + Sync)],
+) -> Result<u64, StoreError> {
+    let stmt = conn.prepare_cached(sql).await.map_err(unavailable)?;
+    conn.execute(&stmt, params).await.map_err(unavailable)
+}
+
+async fn query_opt(
+    conn: &Object,
+    sql: &str,
+    params: &[&(dyn ToSql + Sync)],
+) -> Result<Option<tokio_postgres::Row>, StoreError> {
+    let stmt = conn.prepare_cached(sql).await.map_err(unavailable)?;
+    conn.query_opt(&stmt, params).await.map_err(unavailable)
+}
+
+impl PostgresStore {
+    pub async fn connect(target: &PostgresTarget) -> Result<Self, StoreError> {
+        let pool = connect::pool(target, false)?;
+        // Connect now, so an unreachable server fails startup with one line.
+        drop(pool.get().await.map_err(|e| match unavailable(e) {
+            StoreError::Unavailable(why) => {
+                StoreError::Unavailable(format!("cannot connect to postgres: {why}"))
+            }
+            other => other,
+        })?);
+        let lazy = connect::pool(target, true)?;
+        let lazy = match lazy.get().await {
+            Ok(conn) => {
+                drop(conn);
+                lazy
+            }
+            // A pooler such as PgBouncer may refuse startup options: then
+            // those writes wait for the disk too, which is only slower.
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot open connections with synchronous_commit = off; \
+                     idle-deadline touches and purges will wait for the WAL flush");
+                pool.clone()
+            }
+        };
+        Ok(Self { pool, lazy })
+    }
+
+    async fn conn(&self) -> Result<Object, StoreError> {
+        self.pool.get().await.map_err(unavailable)
+    }
+
+    async fn lazy_conn(&self) -> Result<Object, StoreError> {
+        self.lazy.get().await.map_err(unavailable)
+    }
+
+    /// Apply missing migrations in one transaction, under an advisory lock so
+    /// that instances starting together migrate once.
+    pub async fn migrate(&self) -> Result<(), StoreError> {
+        let mut conn = self.conn().await?;
+        let tx = conn.transaction().await.map_err(unavailable)?;
+        tx.execute("SELECT pg_advisory_xact_lock(7206185)", &[])
+            .await
+            .map_err(unavailable)?;
+        tx.batch_execute(migrate::CREATE_TABLE)
+            .await
+            .map_err(unavailable)?;
+        let sqlx: bool = tx
+            .query_one("SELECT to_regclass('_sqlx_migrations') IS NOT NULL", &[])
+            .await
+            .and_then(|r| r.try_get(0))
+            .map_err(unavailable)?;
+        if sqlx {
+            tx.batch_execute(migrate::ADOPT_SQLX)
+                .await
+                .map_err(unavailable)?;
+        }
+        let applied: Vec<i64> = tx
+            .query(migrate::APPLIED, &[])
+            .await
+            .map_err(unavailable)?
+            .iter()
+            .map(|r| r.try_get(0).map_err(corrupt))
+            .collect::<Result<_, _>>()?;
+        for m in migrate::pending(migrate::POSTGRES, &applied)? {
+            tx.batch_execute(m.sql).await.map_err(|e| {
+                StoreError::Unavailable(format!("migration {} failed: {e}", m.version))
+            })?;
+            tx.execute(migrate::RECORD, &[&m.version, &m.name, &migrate::now()])
+                .await
+                .map_err(unavailable)?;
+        }
+        tx.commit().await.map_err(unavailable)
+    }
+}
+
+#[async_trait]
+impl UserStore for PostgresStore {
+    async fn upsert_user(&self, u: &UserUpsert) -> Result<bool, StoreError> {
+        let conn = self.conn().await?;
+        let row = query_opt(
+            &conn,
+            &sql::PG_UPSERT_USER,
+            &[
+                &u.appid.as_str(),
+                &u.openid.as_str(),
+                &u.unionid.as_ref().map(|x| x.as_str()),
+                &u.sealed_session_key,
+                &u.key_fingerprint,
+                &u.now,
+                &u.previous_key_until,
+            ],
+        )
+        .await?
+        .ok_or_else(|| corrupt("the upsert returned no row"))?;
+        row.try_get(0).map_err(corrupt)
+    }
+
+    async fn get_user(
+        &self,
+        appid: &AppId,
+        openid: &OpenId,
+    ) -> Result<Option<UserRecord>, StoreError> {
+        let conn = self.conn().await?;
+        query_opt(
+            &conn,
+            sql::USER_BY_KEY,
+            &[&appid.as_str(), &openid.as_str()],
+        )
+        .await?
+        .as_ref()
+        .map(rows::user)
+        .transpose()
+    }
+}
+
+#[async_trait]
+impl SessionStore for PostgresStore {
+    async fn find_session(&self, hash: &TokenHash) -> Result<Option<SessionRecord>, StoreError> {
+        let conn = self.conn().await?;
+        query_opt(&conn, sql::SESSION_BY_HASH, &[&&hash.0[..]])
+            .await?
+            .as_ref()
+            .map(rows::session)
+            .transpose()
+    }
+
+    async fn touch_session(
+        &self,
+        id: &SessionId,
+        idle_expires_at: UnixTime,
+    ) -> Result<(), StoreError> {
+        // Lazy: a touch lost in a server crash only lets the session idle out
+        // up to `touch_interval` sooner.
+        let conn = self.lazy_conn().await?;
+        execute(&conn, sql::TOUCH_SESSION, &[&id.as_str(), &idle_expires_at])
+            .await
+            .map(drop)
+    }
+
+    async fn revoke_session(&self, id: &SessionId, now: UnixTime) -> Result<bool, StoreError> {
+        let conn = self.conn().await?;
+        Ok(execute(&conn, sql::REVOKE_SESSION, &[&id.as_str(), &now]).await? == 1)
+    }
+
+    async fn replace_session(
+        &self,
+        old: &SessionId,
+        s: &SessionRecord,
+        now: UnixTime,
+    ) -> Result<bool, StoreError> {
+        let mut conn = self.conn().await?;
+        let revoke = conn
+            .prepare_cached(sql::REVOKE_IF_ACTIVE)
+            .await
+            .map_err(unavailable)?;
+        let insert = conn
+            .prepare_cached(sql::INSERT_SESSION)
+            .await
+            .map_err(unavailable)?;
+        let tx = conn.transaction().await.map_err(unavailable)?;
+        if tx
+            .execute(&revoke, &[&old.as_str(), &now])
+            .await
+            .map_err(unavailable)?
+            != 1
+        {
+            // Roll back now rather than when the dropped transaction's
+            // connection is next used, which would hold the row lock till then.
+            tx.rollback().await.map_err(unavailable)?;
+            return Ok(false);
+        }
+        tx.execute(
+            &insert,
+            &[
+                &s.id.as_str(),
+                &&s.token_hash.0[..],
+                &s.appid.as_str(),
+                &s.openid.as_str(),
+                &s.unionid.as_ref().map(|x| x.as_str()),
+                &s.created_at,
+                &s.expires_at,
+                &s.idle_expires_at,
+            ],
+        )
+        .await
+        .map_err(unavailable)?;
+        tx.commit().await.map_err(unavailable)?;
+        Ok(true)
+    }
+
+    async fn list_sessions(
+        &self,
+        appid: &AppId,
+        openid: &OpenId,
+        now: UnixTime,
+    ) -> Result<Vec<SessionRecord>, StoreError> {
+        let conn = self.conn().await?;
+        let stmt = conn
+            .prepare_cached(sql::LIST_SESSIONS)
+            .await
+            .map_err(unavailable)?;
+        conn.query(&stmt, &[&appid.as_str(), &openid.as_str(), &now])
+            .await
+            .map_err(unavailable)?
+            .iter()
+            .map(rows::session)
+            .collect()
+    }
+
+    async fn revoke_all(
+        &self,
+        appid: &AppId,
+        openid: &OpenId,
+        now: UnixTime,
+    ) -> Result<u64, StoreError> {
+        let conn = self.conn().await?;
+        execute(
+            &conn,
+            sql::REVOKE_ALL,
+            &[&appid.as_str(), &openid.as_str(), &now],
+        )
+        .await
+    }
+}
+
+#[async_trait]
+impl ClaimStore for PostgresStore {
+    async fn claim(&self, c: &Claim<'_>) -> Result<ClaimState, StoreError> {
+        // Durable: PostgreSQL can crash and be back within the holder's
+        // upstream call; a lost claim would then turn a login WeChat already
+        // answered into `code_used`.
+        let conn = self.conn().await?;
+        let params: [&(dyn ToSql + Sync); 6] = [
+            &&c.key.0[..],
+            &c.appid.as_str(),
+            &c.owner.as_str(),
+            &c.lease_until,
+            &c.expires_at,
+            &c.now,
+        ];
+        if query_opt(&conn, sql::TAKE_CLAIM, &params).await?.is_some() {
+            return Ok(ClaimState::Acquired);
+        }
+        match query_opt(&conn, sql::READ_CLAIM, &[&&c.key.0[..]]).await? {
+            Some(row) => rows::claim(&row, c.owner),
+            // Released by its holder between the two statements: ask again.
+            None => Ok(ClaimState::Pending),
+        }
+    }
+
+    async fn complete_login(
+        &self,
+        c: &Claim<'_>,
+        u: &UserUpsert,
+        s: &SessionRecord,
+        r: &LoginRecord,
+    ) -> Result<Option<bool>, StoreError> {
+        let conn = self.conn().await?;
+        let row = query_opt(
+            &conn,
+            &sql::PG_COMPLETE_LOGIN,
+            &[
+                &u.appid.as_str(),
+                &u.openid.as_str(),
+                &u.unionid.as_ref().map(|x| x.as_str()),
+                &u.sealed_session_key,
+                &u.key_fingerprint,
+                &u.now,
+                &u.previous_key_until,
+                &&c.key.0[..],
+                &c.owner.as_str(),
+                &s.id.as_str(),
+                &&s.token_hash.0[..],
+                &s.appid.as_str(),
+                &s.openid.as_str(),
+                &s.unionid.as_ref().map(|x| x.as_str()),
+                &s.created_at,
+                &s.expires_at,
+                &s.idle_expires_at,
+                &r.session_id.as_str(),
+                &r.sealed_token,
+                &r.openid.as_str(),
+                &r.unionid.as_ref().map(|x| x.as_str()),
+                &r.expires_at,
+            ],
+        )
+        .await?;
+        row.map(|row| row.try_get(0).map_err(corrupt)).transpose()
+    }
+
+    async fn fail_claim(
+        &self,
+        key: &ClaimKey,
+        owner: &Owner,
+        refusal: Refusal,
+    ) -> Result<(), StoreError> {
+        let conn = self.conn().await?;
+        execute(
+            &conn,
+            sql::FAIL_CLAIM,
+            &[&&key.0[..], &owner.as_str(), &refusal.as_str()],
+        )
+        .await
+        .map(drop)
+    }
+
+    async fn release_claim(&self, key: &ClaimKey, owner: &Owner) -> Result<(), StoreError> {
+        let conn = self.conn().await?;
+        execute(&conn, sql::RELEASE_CLAIM, &[&&key.0[..], &owner.as_str()])
+            .await
+            .map(drop)
+    }
+}
+
+#[async_trait]
+impl TokenStore for PostgresStore {
+    async fn get_access_token(&self, appid: &AppId) -> Result<Option<CachedToken>, StoreError> {
+        let conn = self.conn().await?;
+        query_opt(&conn, sql::GET_TOKEN, &[&appid.as_str()])
+            .await?
+            .as_ref()
+            .map(rows::token)
+            .transpose()
+    }
+
+    async fn put_access_token(&self, appid: &AppId, t: &CachedToken) -> Result<bool, StoreError> {
+        let conn = self.conn().await?;
+        let params: [&(dyn ToSql + Sync); 4] =
+            [&appid.as_str(), &t.sealed_token, &t.expires_at, &t.fence];
+        Ok(execute(&conn, sql::PUT_TOKEN, &params).await? == 1)
+    }
+}
+
+#[async_trait]
+impl LockStore for PostgresStore {
+    async fn try_lock(
+        &self,
+        name: &LockName,
+        owner: &Owner,
+        now: UnixTime,
+        lease_until: UnixTime,
+    ) -> Result<Option<i64>, StoreError> {
+        let conn = self.conn().await?;
+        let params: [&(dyn ToSql + Sync); 4] =
+            [&name.as_str(), &owner.as_str(), &lease_until, &now];
+        query_opt(&conn, sql::TRY_LOCK, &params)
+            .await?
+            .map(|row| row.try_get(0).map_err(corrupt))
+            .transpose()
+    }
+
+    async fn unlock(&self, name: &LockName, owner: &Owner) -> Result<(), StoreError> {
+        let conn = self.conn().await?;
+        execute(&conn, sql::UNLOCK, &[&name.as_str(), &owner.as_str()])
+            .await
+            .map(drop)
+    }
+}
+
+#[async_trait]
+impl Store for PostgresStore {
+    async fn ping(&self) -> Result<(), StoreError> {
+        let conn = self.conn().await?;
+        conn.simple_query("SELECT 1")
+            .await
+            .map_err(unavailable)
+            .map(drop)
+    }
+
+    async fn purge_expired(&self, now: UnixTime) -> Result<u64, StoreError> {
+        // Lazy: a purge lost in a server crash is redone by the next one.
+        let conn = self.lazy_conn().await?;
+        let claims = execute(&conn, sql::PURGE_CLAIMS, &[&now]).await?;
+        let sessions = execute(&conn, sql::PURGE_SESSIONS, &[&(now - SESSION_AFTERLIFE)]).await?;
+        Ok(claims + sessions)
+    }
+}
+
+#[cfg(test)]
+mod tests;

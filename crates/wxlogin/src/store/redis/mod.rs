@@ -1,0 +1,443 @@
+//! Redis store: several instances share it; sessions and claims carry native
+//! TTLs so they vanish by themselves; every multi-key change is one Lua
+//! script (`lua.rs`), called with named arguments (`script.rs`). Hashes are
+//! read with `HMGET` and a fixed field list, decoded by the same codec as a
+//! SQL row (`rows.rs`). The URL's `?prefix=NAME` namespaces the keys
+//! (default `wxlogin`), which is also how tests isolate themselves.
+
+mod lua;
+mod script;
+
+use async_trait::async_trait;
+use redis::aio::ConnectionManager;
+
+use self::lua::Scripts;
+use super::rows::{self, Fields};
+use super::url::RedisTarget;
+use super::{
+    CachedToken, Claim, ClaimState, ClaimStore, LockStore, LoginRecord, SESSION_AFTERLIFE,
+    SessionRecord, SessionStore, Store, StoreError, TokenStore, UserRecord, UserStore, UserUpsert,
+};
+use crate::clock::UnixTime;
+use crate::ids::{AppId, ClaimKey, LockName, OpenId, Owner, Refusal, SessionId, TokenHash};
+
+pub struct RedisStore {
+    conn: ConnectionManager,
+    prefix: String,
+    scripts: Scripts,
+}
+
+fn unavailable(e: redis::RedisError) -> StoreError {
+    StoreError::Unavailable(e.to_string())
+}
+
+/// The session and user hashes' fields, in `rows::session`'s and
+/// `rows::user`'s order; the token hash's in `rows::token`'s.
+const SESSION_FIELDS: &[&str] = &[
+    "id",
+    "token_hash",
+    "appid",
+    "openid",
+    "unionid",
+    "created_at",
+    "expires_at",
+    "idle_expires_at",
+    "revoked_at",
+];
+const USER_FIELDS: &[&str] = &[
+    "appid",
+    "openid",
+    "unionid",
+    "session_key",
+    "prev_session_key",
+    "prev_key_until",
+    "created_at",
+    "updated_at",
+];
+const TOKEN_FIELDS: &[&str] = &["sealed_token", "expires_at", "fence"];
+
+fn opt(value: Option<&wechat::UnionId>) -> &str {
+    value.map_or("", |v| v.as_str())
+}
+
+impl RedisStore {
+    pub async fn connect(target: &RedisTarget) -> Result<Self, StoreError> {
+        let client = redis::Client::open(target.url())
+            .map_err(|e| StoreError::Config(format!("bad redis URL: {e}")))?;
+        let config = redis::aio::ConnectionManagerConfig::new()
+            .set_connection_timeout(Some(std::time::Duration::from_secs(5)))
+            .set_response_timeout(Some(std::time::Duration::from_secs(5)))
+            .set_number_of_retries(2);
+        let conn = ConnectionManager::new_with_config(client, config)
+            .await
+            .map_err(|e| StoreError::Unavailable(format!("cannot connect to redis: {e}")))?;
+        // Named so operators (and tests) can find it in CLIENT LIST.
+        let _: () = redis::cmd("CLIENT")
+            .arg("SETNAME")
+            .arg(format!("wxlogin-{}", target.prefix))
+            .query_async(&mut conn.clone())
+            .await
+            .map_err(unavailable)?;
+        Ok(Self {
+            conn,
+            prefix: target.prefix.clone(),
+            scripts: Scripts::new(),
+        })
+    }
+
+    fn key(&self, kind: &str, id: &str) -> String {
+        format!("{}:{kind}:{id}", self.prefix)
+    }
+
+    fn user_key(&self, appid: &AppId, openid: &OpenId) -> String {
+        self.key("u", &format!("{appid}:{openid}"))
+    }
+
+    fn user_sessions(&self, appid: &AppId, openid: &OpenId) -> String {
+        self.key("us", &format!("{appid}:{openid}"))
+    }
+
+    fn session_prefix(&self) -> String {
+        format!("{}:s:", self.prefix)
+    }
+
+    async fn hmget(&self, key: &str, names: &[&str]) -> Result<Fields, StoreError> {
+        let values: Vec<Option<Vec<u8>>> = redis::cmd("HMGET")
+            .arg(key)
+            .arg(names)
+            .query_async(&mut self.conn.clone())
+            .await
+            .map_err(unavailable)?;
+        Ok(Fields(values))
+    }
+
+    /// A session's keys and arguments, for the scripts that create one.
+    fn session_call<'a>(&self, call: script::Call<'a>, s: &SessionRecord) -> script::Call<'a> {
+        let hash_hex = hex::encode(s.token_hash.0);
+        let ttl = (s.expires_at - s.created_at + SESSION_AFTERLIFE).max(1);
+        call.arg("s_hash_hex", &hash_hex)
+            .arg("s_id", s.id.as_str())
+            .arg("s_token_hash", &s.token_hash.0[..])
+            .arg("s_appid", s.appid.as_str())
+            .arg("s_openid", s.openid.as_str())
+            .arg("s_unionid", opt(s.unionid.as_ref()))
+            .arg("s_created", s.created_at)
+            .arg("s_expires", s.expires_at)
+            .arg("s_idle", s.idle_expires_at)
+            .arg("s_ttl", ttl)
+    }
+
+    fn user_call<'a>(call: script::Call<'a>, u: &UserUpsert) -> script::Call<'a> {
+        call.arg("appid", u.appid.as_str())
+            .arg("openid", u.openid.as_str())
+            .arg("unionid", opt(u.unionid.as_ref()))
+            .arg("session_key", u.sealed_session_key.as_slice())
+            .arg("key_fp", u.key_fingerprint.as_slice())
+            .arg("now", u.now)
+            .arg("prev_until", u.previous_key_until)
+    }
+}
+
+#[async_trait]
+impl UserStore for RedisStore {
+    async fn upsert_user(&self, u: &UserUpsert) -> Result<bool, StoreError> {
+        let call = self
+            .scripts
+            .upsert_user
+            .call()
+            .key("user", self.user_key(&u.appid, &u.openid));
+        let new: i64 = Self::user_call(call, u).run(&self.conn).await?;
+        Ok(new == 1)
+    }
+
+    async fn get_user(
+        &self,
+        appid: &AppId,
+        openid: &OpenId,
+    ) -> Result<Option<UserRecord>, StoreError> {
+        let fields = self
+            .hmget(&self.user_key(appid, openid), USER_FIELDS)
+            .await?;
+        (!fields.is_empty())
+            .then(|| rows::user(&fields))
+            .transpose()
+    }
+}
+
+#[async_trait]
+impl SessionStore for RedisStore {
+    async fn find_session(&self, hash: &TokenHash) -> Result<Option<SessionRecord>, StoreError> {
+        let fields = self
+            .hmget(&self.key("s", &hex::encode(hash.0)), SESSION_FIELDS)
+            .await?;
+        (!fields.is_empty())
+            .then(|| rows::session(&fields))
+            .transpose()
+    }
+
+    async fn touch_session(
+        &self,
+        id: &SessionId,
+        idle_expires_at: UnixTime,
+    ) -> Result<(), StoreError> {
+        let call = self
+            .scripts
+            .touch
+            .call()
+            .key("sid", self.key("sid", id.as_str()));
+        let _: i64 = call
+            .arg("session_prefix", self.session_prefix())
+            .arg("idle_until", idle_expires_at)
+            .run(&self.conn)
+            .await?;
+        Ok(())
+    }
+
+    async fn revoke_session(&self, id: &SessionId, now: UnixTime) -> Result<bool, StoreError> {
+        let call = self
+            .scripts
+            .revoke
+            .call()
+            .key("sid", self.key("sid", id.as_str()));
+        let done: i64 = call
+            .arg("session_prefix", self.session_prefix())
+            .arg("now", now)
+            .run(&self.conn)
+            .await?;
+        Ok(done == 1)
+    }
+
+    async fn replace_session(
+        &self,
+        old: &SessionId,
+        new: &SessionRecord,
+        now: UnixTime,
+    ) -> Result<bool, StoreError> {
+        let call = self
+            .scripts
+            .replace_session
+            .call()
+            .key("session", self.key("s", &hex::encode(new.token_hash.0)))
+            .key("sid", self.key("sid", new.id.as_str()))
+            .key("user_sessions", self.user_sessions(&new.appid, &new.openid))
+            .key("old_sid", self.key("sid", old.as_str()));
+        let done: i64 = self
+            .session_call(call, new)
+            .arg("now", now)
+            .arg("session_prefix", self.session_prefix())
+            .run(&self.conn)
+            .await?;
+        Ok(done == 1)
+    }
+
+    async fn list_sessions(
+        &self,
+        appid: &AppId,
+        openid: &OpenId,
+        now: UnixTime,
+    ) -> Result<Vec<SessionRecord>, StoreError> {
+        let mut conn = self.conn.clone();
+        let ids: Vec<String> = redis::cmd("SMEMBERS")
+            .arg(self.user_sessions(appid, openid))
+            .query_async(&mut conn)
+            .await
+            .map_err(unavailable)?;
+        let mut out = Vec::new();
+        for id in ids {
+            let hash: Option<String> = redis::cmd("GET")
+                .arg(self.key("sid", &id))
+                .query_async(&mut conn)
+                .await
+                .map_err(unavailable)?;
+            let Some(hash) = hash else { continue };
+            let fields = self.hmget(&self.key("s", &hash), SESSION_FIELDS).await?;
+            if fields.is_empty() {
+                continue;
+            }
+            let s = rows::session(&fields)?;
+            if s.is_active(now) {
+                out.push(s);
+            }
+        }
+        out.sort_by(|a, b| (a.created_at, &a.id).cmp(&(b.created_at, &b.id)));
+        Ok(out)
+    }
+
+    async fn revoke_all(
+        &self,
+        appid: &AppId,
+        openid: &OpenId,
+        now: UnixTime,
+    ) -> Result<u64, StoreError> {
+        let call = self
+            .scripts
+            .revoke_all
+            .call()
+            .key("user_sessions", self.user_sessions(appid, openid));
+        call.arg("sid_prefix", format!("{}:sid:", self.prefix))
+            .arg("session_prefix", self.session_prefix())
+            .arg("now", now)
+            .run(&self.conn)
+            .await
+    }
+}
+
+#[async_trait]
+impl ClaimStore for RedisStore {
+    async fn claim(&self, c: &Claim<'_>) -> Result<ClaimState, StoreError> {
+        let values: Vec<Option<Vec<u8>>> = self
+            .scripts
+            .claim
+            .call()
+            .key("claim", self.key("c", &hex::encode(c.key.0)))
+            .arg("appid", c.appid.as_str())
+            .arg("owner", c.owner.as_str())
+            .arg("now", c.now)
+            .arg("lease_until", c.lease_until)
+            .arg("expires_at", c.expires_at)
+            .arg("ttl", (c.expires_at - c.now).max(1))
+            .run(&self.conn)
+            .await?;
+        rows::claim(&Fields(values), c.owner)
+    }
+
+    async fn complete_login(
+        &self,
+        c: &Claim<'_>,
+        user: &UserUpsert,
+        session: &SessionRecord,
+        record: &LoginRecord,
+    ) -> Result<Option<bool>, StoreError> {
+        let call = self
+            .scripts
+            .complete_login
+            .call()
+            .key("user", self.user_key(&user.appid, &user.openid))
+            .key("session", self.key("s", &hex::encode(session.token_hash.0)))
+            .key("sid", self.key("sid", session.id.as_str()))
+            .key(
+                "user_sessions",
+                self.user_sessions(&session.appid, &session.openid),
+            )
+            .key("claim", self.key("c", &hex::encode(c.key.0)));
+        let outcome: i64 = self
+            .session_call(Self::user_call(call, user), session)
+            .arg("owner", c.owner.as_str())
+            .arg("sealed_token", record.sealed_token.as_slice())
+            .run(&self.conn)
+            .await?;
+        Ok((outcome >= 0).then_some(outcome == 1))
+    }
+
+    async fn fail_claim(
+        &self,
+        key: &ClaimKey,
+        owner: &Owner,
+        refusal: Refusal,
+    ) -> Result<(), StoreError> {
+        self.end_claim(key, owner, refusal.as_str()).await
+    }
+
+    async fn release_claim(&self, key: &ClaimKey, owner: &Owner) -> Result<(), StoreError> {
+        self.end_claim(key, owner, "").await
+    }
+}
+
+impl RedisStore {
+    async fn end_claim(
+        &self,
+        key: &ClaimKey,
+        owner: &Owner,
+        error_code: &str,
+    ) -> Result<(), StoreError> {
+        let _: i64 = self
+            .scripts
+            .end_claim
+            .call()
+            .key("claim", self.key("c", &hex::encode(key.0)))
+            .arg("owner", owner.as_str())
+            .arg("error_code", error_code)
+            .run(&self.conn)
+            .await?;
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl TokenStore for RedisStore {
+    async fn get_access_token(&self, appid: &AppId) -> Result<Option<CachedToken>, StoreError> {
+        let fields = self
+            .hmget(&self.key("t", appid.as_str()), TOKEN_FIELDS)
+            .await?;
+        (!fields.is_empty())
+            .then(|| rows::token(&fields))
+            .transpose()
+    }
+
+    async fn put_access_token(
+        &self,
+        appid: &AppId,
+        token: &CachedToken,
+    ) -> Result<bool, StoreError> {
+        let done: i64 = self
+            .scripts
+            .put_token
+            .call()
+            .key("token", self.key("t", appid.as_str()))
+            .arg("sealed_token", token.sealed_token.as_slice())
+            .arg("expires_at", token.expires_at)
+            .arg("fence", token.fence)
+            .run(&self.conn)
+            .await?;
+        Ok(done == 1)
+    }
+}
+
+#[async_trait]
+impl LockStore for RedisStore {
+    async fn try_lock(
+        &self,
+        name: &LockName,
+        owner: &Owner,
+        now: UnixTime,
+        lease_until: UnixTime,
+    ) -> Result<Option<i64>, StoreError> {
+        self.scripts
+            .try_lock
+            .call()
+            .key("lock", self.key("l", name.as_str()))
+            .arg("owner", owner.as_str())
+            .arg("now", now)
+            .arg("lease_until", lease_until)
+            .run(&self.conn)
+            .await
+    }
+
+    async fn unlock(&self, name: &LockName, owner: &Owner) -> Result<(), StoreError> {
+        let _: i64 = self
+            .scripts
+            .unlock
+            .call()
+            .key("lock", self.key("l", name.as_str()))
+            .arg("owner", owner.as_str())
+            .run(&self.conn)
+            .await?;
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl Store for RedisStore {
+    async fn ping(&self) -> Result<(), StoreError> {
+        let _: String = redis::cmd("PING")
+            .query_async(&mut self.conn.clone())
+            .await
+            .map_err(unavailable)?;
+        Ok(())
+    }
+
+    /// Sessions and claims expire through Redis TTLs; nothing to do.
+    async fn purge_expired(&self, _now: UnixTime) -> Result<u64, StoreError> {
+        Ok(0)
+    }
+}

@@ -1,0 +1,520 @@
+//! SQLite store: one file, zero setup, for a single instance. WAL journal;
+//! writes go to one writer thread that commits them in batches (`writer.rs`),
+//! reads run on the calling thread (`reads.rs`). `sqlite::memory:` gives a
+//! private in-memory database whose reads also go through the writer (there
+//! is no file to open twice).
+
+mod reads;
+mod writer;
+
+use std::path::Path;
+
+use async_trait::async_trait;
+use rusqlite::{Connection, OpenFlags, OptionalExtension as _, ToSql};
+
+use self::reads::ReadPool;
+use self::writer::{Durability, Writer, unavailable};
+use super::rows::{self, corrupt};
+use super::url::SqliteTarget;
+use super::{
+    CachedToken, Claim, ClaimState, ClaimStore, LockStore, LoginRecord, SESSION_AFTERLIFE,
+    SessionRecord, SessionStore, Store, StoreError, TokenStore, UserRecord, UserStore, UserUpsert,
+    migrate, sql,
+};
+use crate::clock::UnixTime;
+use crate::ids::{AppId, ClaimKey, LockName, OpenId, Owner, Refusal, SessionId, TokenHash};
+
+pub struct SqliteStore {
+    writer: Writer,
+    /// `None` in memory: reads go through the writer.
+    reads: Option<ReadPool>,
+}
+
+/// SQLite names a numbered parameter `$N` after its text; the shared SQL
+/// (`sql.rs`) is bound by those names, so `$2` before `$1` binds correctly.
+const NAMES: [&str; 12] = [
+    "$1", "$2", "$3", "$4", "$5", "$6", "$7", "$8", "$9", "$10", "$11", "$12",
+];
+
+fn numbered<'a>(params: &'a [&'a dyn ToSql]) -> Vec<(&'static str, &'a dyn ToSql)> {
+    NAMES.iter().copied().zip(params.iter().copied()).collect()
+}
+
+fn execute(conn: &Connection, sql: &str, params: &[&dyn ToSql]) -> Result<usize, StoreError> {
+    conn.prepare_cached(sql)
+        .and_then(|mut stmt| stmt.execute(numbered(params).as_slice()))
+        .map_err(unavailable)
+}
+
+fn query_one<T>(
+    conn: &Connection,
+    sql: &str,
+    params: &[&dyn ToSql],
+    map: impl FnOnce(&rusqlite::Row<'_>) -> Result<T, StoreError>,
+) -> Result<Option<T>, StoreError> {
+    let mut stmt = conn.prepare_cached(sql).map_err(unavailable)?;
+    let mut rows = stmt
+        .query(numbered(params).as_slice())
+        .map_err(unavailable)?;
+    rows.next().map_err(unavailable)?.map(map).transpose()
+}
+
+fn cannot_open(path: &Path, e: impl std::fmt::Display) -> StoreError {
+    StoreError::Unavailable(format!(
+        "cannot open sqlite database {}: {e}",
+        path.display()
+    ))
+}
+
+impl SqliteStore {
+    pub async fn open(target: &SqliteTarget, migrate: bool) -> Result<Self, StoreError> {
+        let store = match target {
+            SqliteTarget::Memory => {
+                let conn = Connection::open_in_memory().map_err(unavailable)?;
+                Self {
+                    writer: Writer::start(conn, false)?,
+                    reads: None,
+                }
+            }
+            SqliteTarget::File(path) => Self::open_file(path)?,
+        };
+        if migrate {
+            store.migrate().await?;
+        }
+        Ok(store)
+    }
+
+    fn open_file(path: &Path) -> Result<Self, StoreError> {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty())
+            && !dir.is_dir()
+        {
+            return Err(cannot_open(
+                path,
+                format_args!("the folder {} does not exist", dir.display()),
+            ));
+        }
+        let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
+            | OpenFlags::SQLITE_OPEN_CREATE
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let conn = Connection::open_with_flags(path, flags).map_err(|e| cannot_open(path, e))?;
+        conn.execute_batch(
+            "PRAGMA journal_mode = WAL; PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000;",
+        )
+        .map_err(|e| cannot_open(path, e))?;
+        conn.set_prepared_statement_cache_capacity(64);
+        Ok(Self {
+            writer: Writer::start(conn, true)?,
+            reads: Some(ReadPool::new(path.to_owned())),
+        })
+    }
+
+    /// Apply the migrations this database lacks, in one durable batch.
+    pub async fn migrate(&self) -> Result<(), StoreError> {
+        self.writer
+            .write(Durability::Durable, |conn| {
+                conn.execute_batch(migrate::CREATE_TABLE).map_err(unavailable)?;
+                let sqlx: Option<i64> = conn
+                    .query_row(
+                        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = '_sqlx_migrations'",
+                        [],
+                        |r| r.get(0),
+                    )
+                    .optional()
+                    .map_err(unavailable)?;
+                if sqlx.is_some() {
+                    conn.execute_batch(migrate::ADOPT_SQLX).map_err(unavailable)?;
+                }
+                let applied = conn
+                    .prepare(migrate::APPLIED)
+                    .and_then(|mut s| s.query_map([], |r| r.get(0))?.collect::<Result<Vec<i64>, _>>())
+                    .map_err(unavailable)?;
+                for m in migrate::pending(migrate::SQLITE, &applied)? {
+                    conn.execute_batch(m.sql).map_err(|e| {
+                        StoreError::Unavailable(format!("migration {} failed: {e}", m.version))
+                    })?;
+                    execute(conn, migrate::RECORD, &[&m.version, &m.name, &migrate::now()])?;
+                }
+                Ok(())
+            })
+            .await
+    }
+
+    /// Run a read: on the calling thread for a file, through the writer in
+    /// memory.
+    async fn read<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
+    ) -> Result<T, StoreError> {
+        match &self.reads {
+            Some(pool) => pool.read(f),
+            None => self.writer.write(Durability::Lazy, f).await,
+        }
+    }
+
+    /// Commits, and commits that waited for the disk, since opening.
+    #[cfg(test)]
+    fn commits(&self) -> (u64, u64) {
+        use std::sync::atomic::Ordering::Relaxed;
+        let h = &self.writer.health;
+        (h.commits.load(Relaxed), h.durable_commits.load(Relaxed))
+    }
+}
+
+fn upsert_user_in(conn: &Connection, u: &UserUpsert) -> Result<bool, StoreError> {
+    let existed = query_one(
+        conn,
+        "SELECT 1 FROM users WHERE appid = $1 AND openid = $2",
+        &[&u.appid.as_str(), &u.openid.as_str()],
+        |_| Ok(()),
+    )?
+    .is_some();
+    execute(
+        conn,
+        sql::UPSERT_USER,
+        &[
+            &u.appid.as_str(),
+            &u.openid.as_str(),
+            &u.unionid.as_ref().map(|x| x.as_str()),
+            &u.sealed_session_key,
+            &u.key_fingerprint,
+            &u.now,
+            &u.previous_key_until,
+        ],
+    )?;
+    Ok(!existed)
+}
+
+fn insert_session_in(conn: &Connection, s: &SessionRecord) -> Result<(), StoreError> {
+    execute(
+        conn,
+        sql::INSERT_SESSION,
+        &[
+            &s.id.as_str(),
+            &&s.token_hash.0[..],
+            &s.appid.as_str(),
+            &s.openid.as_str(),
+            &s.unionid.as_ref().map(|x| x.as_str()),
+            &s.created_at,
+            &s.expires_at,
+            &s.idle_expires_at,
+        ],
+    )
+    .map(drop)
+}
+
+#[async_trait]
+impl UserStore for SqliteStore {
+    async fn upsert_user(&self, user: &UserUpsert) -> Result<bool, StoreError> {
+        let user = user.clone();
+        self.writer
+            .write(Durability::Durable, move |conn| upsert_user_in(conn, &user))
+            .await
+    }
+
+    async fn get_user(
+        &self,
+        appid: &AppId,
+        openid: &OpenId,
+    ) -> Result<Option<UserRecord>, StoreError> {
+        let (appid, openid) = (appid.clone(), openid.clone());
+        self.read(move |conn| {
+            query_one(
+                conn,
+                sql::USER_BY_KEY,
+                &[&appid.as_str(), &openid.as_str()],
+                |r| rows::user(r),
+            )
+        })
+        .await
+    }
+}
+
+#[async_trait]
+impl SessionStore for SqliteStore {
+    async fn find_session(&self, hash: &TokenHash) -> Result<Option<SessionRecord>, StoreError> {
+        let hash = *hash;
+        self.read(move |conn| {
+            query_one(conn, sql::SESSION_BY_HASH, &[&&hash.0[..]], |r| {
+                rows::session(r)
+            })
+        })
+        .await
+    }
+
+    async fn touch_session(
+        &self,
+        id: &SessionId,
+        idle_expires_at: UnixTime,
+    ) -> Result<(), StoreError> {
+        // Lazy: a touch lost with the machine only lets the session idle out
+        // up to `touch_interval` sooner.
+        let id = id.clone();
+        self.writer
+            .write(Durability::Lazy, move |conn| {
+                execute(conn, sql::TOUCH_SESSION, &[&id.as_str(), &idle_expires_at]).map(drop)
+            })
+            .await
+    }
+
+    async fn revoke_session(&self, id: &SessionId, now: UnixTime) -> Result<bool, StoreError> {
+        let id = id.clone();
+        self.writer
+            .write(Durability::Durable, move |conn| {
+                Ok(execute(conn, sql::REVOKE_SESSION, &[&id.as_str(), &now])? == 1)
+            })
+            .await
+    }
+
+    async fn replace_session(
+        &self,
+        old: &SessionId,
+        new: &SessionRecord,
+        now: UnixTime,
+    ) -> Result<bool, StoreError> {
+        let (old, new) = (old.clone(), new.clone());
+        self.writer
+            .write(Durability::Durable, move |conn| {
+                if execute(conn, sql::REVOKE_IF_ACTIVE, &[&old.as_str(), &now])? != 1 {
+                    return Ok(false);
+                }
+                insert_session_in(conn, &new)?;
+                Ok(true)
+            })
+            .await
+    }
+
+    async fn list_sessions(
+        &self,
+        appid: &AppId,
+        openid: &OpenId,
+        now: UnixTime,
+    ) -> Result<Vec<SessionRecord>, StoreError> {
+        let (appid, openid) = (appid.clone(), openid.clone());
+        self.read(move |conn| {
+            let mut stmt = conn
+                .prepare_cached(sql::LIST_SESSIONS)
+                .map_err(unavailable)?;
+            let params: [&dyn ToSql; 3] = [&appid.as_str(), &openid.as_str(), &now];
+            let mut found = stmt
+                .query(numbered(&params).as_slice())
+                .map_err(unavailable)?;
+            let mut out = Vec::new();
+            while let Some(row) = found.next().map_err(unavailable)? {
+                out.push(rows::session(row)?);
+            }
+            Ok(out)
+        })
+        .await
+    }
+
+    async fn revoke_all(
+        &self,
+        appid: &AppId,
+        openid: &OpenId,
+        now: UnixTime,
+    ) -> Result<u64, StoreError> {
+        let (appid, openid) = (appid.clone(), openid.clone());
+        self.writer
+            .write(Durability::Durable, move |conn| {
+                let n = execute(
+                    conn,
+                    sql::REVOKE_ALL,
+                    &[&appid.as_str(), &openid.as_str(), &now],
+                )?;
+                Ok(n as u64)
+            })
+            .await
+    }
+}
+
+/// Mark the claim done with the answer for replays, if the caller still
+/// holds it; answers whether the user is new. SQLite-only text: PostgreSQL
+/// does the whole login in one statement (`sql::PG_COMPLETE_LOGIN`).
+const CLAIM_DONE: &str =
+    "UPDATE login_claims SET state = 'done', session_id = $3, sealed_token = $4,
+       openid = $5, unionid = $6, session_expires_at = $7,
+       new_user = NOT EXISTS (SELECT 1 FROM users WHERE appid = $8 AND openid = $5)
+     WHERE claim_key = $1 AND owner = $2 AND state = 'pending'
+     RETURNING new_user";
+
+#[async_trait]
+impl ClaimStore for SqliteStore {
+    async fn claim(&self, c: &Claim<'_>) -> Result<ClaimState, StoreError> {
+        // Lazy: the database lives and dies with this process, so a claim is
+        // only lost together with its holder's login, and the login's durable
+        // commit flushes it anyway.
+        let (key, appid, owner) = (*c.key, c.appid.clone(), c.owner.clone());
+        let (now, lease_until, expires_at) = (c.now, c.lease_until, c.expires_at);
+        self.writer
+            .write(Durability::Lazy, move |conn| {
+                let params: [&dyn ToSql; 6] = [
+                    &&key.0[..],
+                    &appid.as_str(),
+                    &owner.as_str(),
+                    &lease_until,
+                    &expires_at,
+                    &now,
+                ];
+                if query_one(conn, sql::TAKE_CLAIM, &params, |_| Ok(()))?.is_some() {
+                    return Ok(ClaimState::Acquired);
+                }
+                let state = query_one(conn, sql::READ_CLAIM, &[&&key.0[..]], |r| {
+                    rows::claim(r, &owner)
+                })?;
+                // Deleted between the two statements cannot happen here (one
+                // writer); kept as "ask again" for symmetry with the servers.
+                Ok(state.unwrap_or(ClaimState::Pending))
+            })
+            .await
+    }
+
+    async fn complete_login(
+        &self,
+        c: &Claim<'_>,
+        user: &UserUpsert,
+        session: &SessionRecord,
+        record: &LoginRecord,
+    ) -> Result<Option<bool>, StoreError> {
+        let (key, owner) = (*c.key, c.owner.clone());
+        let (user, session, record) = (user.clone(), session.clone(), record.clone());
+        self.writer
+            .write(Durability::Durable, move |conn| {
+                let params: [&dyn ToSql; 8] = [
+                    &&key.0[..],
+                    &owner.as_str(),
+                    &record.session_id.as_str(),
+                    &record.sealed_token,
+                    &record.openid.as_str(),
+                    &record.unionid.as_ref().map(|u| u.as_str()),
+                    &record.expires_at,
+                    &user.appid.as_str(),
+                ];
+                let Some(new_user) = query_one(conn, CLAIM_DONE, &params, |r| {
+                    r.get::<_, bool>(0).map_err(corrupt)
+                })?
+                else {
+                    return Ok(None);
+                };
+                upsert_user_in(conn, &user)?;
+                insert_session_in(conn, &session)?;
+                Ok(Some(new_user))
+            })
+            .await
+    }
+
+    async fn fail_claim(
+        &self,
+        key: &ClaimKey,
+        owner: &Owner,
+        refusal: Refusal,
+    ) -> Result<(), StoreError> {
+        let (key, owner) = (*key, owner.clone());
+        self.writer
+            .write(Durability::Lazy, move |conn| {
+                execute(
+                    conn,
+                    sql::FAIL_CLAIM,
+                    &[&&key.0[..], &owner.as_str(), &refusal.as_str()],
+                )
+                .map(drop)
+            })
+            .await
+    }
+
+    async fn release_claim(&self, key: &ClaimKey, owner: &Owner) -> Result<(), StoreError> {
+        let (key, owner) = (*key, owner.clone());
+        self.writer
+            .write(Durability::Lazy, move |conn| {
+                execute(conn, sql::RELEASE_CLAIM, &[&&key.0[..], &owner.as_str()]).map(drop)
+            })
+            .await
+    }
+}
+
+#[async_trait]
+impl TokenStore for SqliteStore {
+    async fn get_access_token(&self, appid: &AppId) -> Result<Option<CachedToken>, StoreError> {
+        let appid = appid.clone();
+        self.read(move |conn| {
+            query_one(conn, sql::GET_TOKEN, &[&appid.as_str()], |r| rows::token(r))
+        })
+        .await
+    }
+
+    async fn put_access_token(
+        &self,
+        appid: &AppId,
+        token: &CachedToken,
+    ) -> Result<bool, StoreError> {
+        let (appid, token) = (appid.clone(), token.clone());
+        self.writer
+            .write(Durability::Durable, move |conn| {
+                let params: [&dyn ToSql; 4] = [
+                    &appid.as_str(),
+                    &token.sealed_token,
+                    &token.expires_at,
+                    &token.fence,
+                ];
+                Ok(execute(conn, sql::PUT_TOKEN, &params)? == 1)
+            })
+            .await
+    }
+}
+
+#[async_trait]
+impl LockStore for SqliteStore {
+    async fn try_lock(
+        &self,
+        name: &LockName,
+        owner: &Owner,
+        now: UnixTime,
+        lease_until: UnixTime,
+    ) -> Result<Option<i64>, StoreError> {
+        let (name, owner) = (name.clone(), owner.clone());
+        self.writer
+            .write(Durability::Durable, move |conn| {
+                let params: [&dyn ToSql; 4] = [&name.as_str(), &owner.as_str(), &lease_until, &now];
+                query_one(conn, sql::TRY_LOCK, &params, |r| r.get(0).map_err(corrupt))
+            })
+            .await
+    }
+
+    async fn unlock(&self, name: &LockName, owner: &Owner) -> Result<(), StoreError> {
+        let (name, owner) = (name.clone(), owner.clone());
+        self.writer
+            .write(Durability::Durable, move |conn| {
+                execute(conn, sql::UNLOCK, &[&name.as_str(), &owner.as_str()]).map(drop)
+            })
+            .await
+    }
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    fn alive(&self) -> Result<(), StoreError> {
+        self.writer.health.check()
+    }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        self.alive()?;
+        self.read(|conn| {
+            conn.query_row("SELECT 1", [], |_| Ok(()))
+                .map_err(unavailable)
+        })
+        .await
+    }
+
+    async fn purge_expired(&self, now: UnixTime) -> Result<u64, StoreError> {
+        // Lazy: a purge lost with the machine is redone by the next one.
+        self.writer
+            .write(Durability::Lazy, move |conn| {
+                let claims = execute(conn, sql::PURGE_CLAIMS, &[&now])?;
+                let sessions = execute(conn, sql::PURGE_SESSIONS, &[&(now - SESSION_AFTERLIFE)])?;
+                Ok((claims + sessions) as u64)
+            })
+            .await
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -83,15 +83,12 @@ pub fn upstream_latency(endpoint: &'static str, elapsed: Duration) {
         .record(elapsed.as_secs_f64());
 }
 
-/// A durable write on SQLite waited for the WAL to reach the disk.
-pub fn wal_flush() {
-    metrics::counter!("wxlogin_sqlite_wal_flushes_total").increment(1);
-}
-
-/// One `fsync` of the SQLite WAL, shared by the flushes waiting for it.
-pub fn wal_fsync(elapsed: Duration) {
-    metrics::counter!("wxlogin_sqlite_wal_fsyncs_total").increment(1);
-    metrics::histogram!("wxlogin_sqlite_wal_fsync_seconds").record(elapsed.as_secs_f64());
+/// One commit of the SQLite writer: how many writes it carried, and whether
+/// it waited for the disk (`synchronous = FULL`).
+pub fn sqlite_commit(writes: usize, durable: bool) {
+    let durable = if durable { "true" } else { "false" };
+    metrics::counter!("wxlogin_sqlite_commits_total", "durable" => durable).increment(1);
+    metrics::histogram!("wxlogin_sqlite_batch_writes").record(writes as f64);
 }
 
 /// The per-request counter and histogram of one (route, method, status).

@@ -24,6 +24,16 @@ impl ServiceProcess {
     /// keys of `helpers`, WeChat at `sim_url`; `rust_log` is `RUST_LOG`
     /// (`None`: unset, the binary's default). Returns once it listens.
     pub fn start(dir: &Path, sim_url: &str, rust_log: Option<&str>) -> Self {
+        Self::start_on(dir, sim_url, rust_log, None)
+    }
+
+    /// `start`, on the store `store_url` instead of the SQLite file.
+    pub fn start_on(
+        dir: &Path,
+        sim_url: &str,
+        rust_log: Option<&str>,
+        store_url: Option<&str>,
+    ) -> Self {
         let data_key = wxlogin::domain::DataKey::generate_text();
         std::fs::write(dir.join("data.key"), &data_key).unwrap();
         std::fs::write(dir.join("secret.txt"), SECRET_A).unwrap();
@@ -52,6 +62,9 @@ secret_file = "{dir}/secret.txt"
             .stderr(Stdio::piped());
         if let Some(filter) = rust_log {
             command.env("RUST_LOG", filter);
+        }
+        if let Some(url) = store_url {
+            command.env("WXLOGIN_STORE", url);
         }
         let mut child = command.spawn().unwrap();
         // Both streams feed one channel; the listening address is read from it.

@@ -213,6 +213,70 @@ async fn trace_logs_of_a_full_session_contain_no_secret() {
     }
 }
 
+/// A password in the store URL reaches no log line (TRACE), no answer of
+/// `/metrics`, no `Debug` of the settings and no startup error. The test
+/// server trusts local connections, so the password is accepted and unused.
+#[tokio::test]
+async fn a_store_password_reaches_no_log_line_error_or_metrics() {
+    use crate::process::ServiceProcess;
+    let Some(schema) = crate::support::PgSchema::create().await else {
+        return;
+    };
+    const PASSWORD: &str = "pw-Zq8v3kTn41";
+    let url = schema.url();
+    let with_password = url.replacen("://postgres@", &format!("://postgres:{PASSWORD}@"), 1);
+    assert_ne!(with_password, url, "the test URL names the user postgres");
+    let settings = wxlogin::Settings {
+        store: wxlogin::store::StoreUrl::parse(&with_password).unwrap(),
+        ..Default::default()
+    };
+    assert!(!format!("{settings:?}").contains(PASSWORD));
+    let sim_app = spawn_app().await;
+    let dir = tempfile::tempdir().unwrap();
+    let service = ServiceProcess::start_on(
+        dir.path(),
+        &sim_app.sim.base_url(),
+        Some("trace"),
+        Some(&with_password),
+    );
+    let http = http_client();
+    let openid = sim_app.new_user(APP_A);
+    let code = sim_app.code_for(APP_A, &openid);
+    let login = http
+        .post(format!("{}/v1/login", service.address))
+        .json(&json!({"code": code}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(login.status(), StatusCode::OK);
+    let metrics = http
+        .get(format!("{}/metrics", service.address))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(metrics.contains("wxlogin_logins_total"), "{metrics}");
+    assert!(!metrics.contains(PASSWORD));
+    let log = service.finish().await;
+    assert!(log.contains("/v1/login"), "{log}");
+    assert!(!log.contains(PASSWORD), "{log}");
+    let unreachable = format!("postgres://postgres:{PASSWORD}@127.0.0.1:1/none");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_wxlogin"))
+        .arg("migrate")
+        .env("WXLOGIN_STORE", &unreachable)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        stderr.contains("127.0.0.1:1") || stderr.contains("connect"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains(PASSWORD), "{stderr}");
+}
+
 #[test]
 fn debug_output_of_config_and_errors_is_redacted() {
     let settings = wxlogin::Settings {

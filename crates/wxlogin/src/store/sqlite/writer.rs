@@ -199,9 +199,11 @@ fn commit_batch(
         answer_all_refused(batch, &e.to_string());
         return;
     }
+    let writes = batch.len();
     let answers: Vec<Answer> = batch.into_iter().map(|job| (job.work)(Ok(conn))).collect();
     let committed = conn.execute_batch("COMMIT");
     health.commits.fetch_add(1, Ordering::Relaxed);
+    crate::telemetry::sqlite_commit(writes, durable);
     match committed {
         Ok(()) => {
             if durable {

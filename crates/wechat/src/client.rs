@@ -23,6 +23,10 @@ pub const DEFAULT_BASE_URL: &str = "https://api.weixin.qq.com/";
 pub enum ConfigError {
     #[error("base URL is not a valid http(s) URL")]
     BadBaseUrl,
+    /// The AppSecret travels in every login request: in the clear only to
+    /// this machine (the simulator), never across a network.
+    #[error("base URL uses http:// for a host that is not a loopback address; use https://")]
+    PlainHttpRemote,
     #[error("the HTTP client could not be built: {0}")]
     Http(String),
 }
@@ -112,6 +116,9 @@ impl ClientBuilder {
         if !matches!(base.scheme(), "http" | "https") || base.cannot_be_a_base() {
             return Err(ConfigError::BadBaseUrl);
         }
+        if base.scheme() == "http" && !is_loopback(&base) {
+            return Err(ConfigError::PlainHttpRemote);
+        }
         if !base.path().ends_with('/') {
             let path = format!("{}/", base.path());
             base.set_path(&path);
@@ -121,6 +128,9 @@ impl ClientBuilder {
         // harmless no-op error.
         let _ = rustls::crypto::ring::default_provider().install_default();
         let http = reqwest::Client::builder()
+            // A redirect would re-send a request that carries the AppSecret
+            // to wherever it points: follow none (a 3xx is an error).
+            .redirect(reqwest::redirect::Policy::none())
             .tcp_nodelay(true)
             .pool_idle_timeout(Duration::from_secs(60))
             .build()
@@ -131,6 +141,15 @@ impl ClientBuilder {
             deadline: self.deadline,
             retry: self.retry,
         })
+    }
+}
+
+fn is_loopback(url: &Url) -> bool {
+    match url.host() {
+        Some(url::Host::Domain(name)) => name == "localhost",
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
     }
 }
 

@@ -572,3 +572,69 @@ async fn nothing_a_failed_call_prints_contains_the_secret_the_key_or_the_code() 
     }
     assert!(printed.iter().any(|t| t.contains("[redacted]")));
 }
+
+/// A base URL that answers with a redirect gets an error, and the request
+/// (which carries the AppSecret) is never re-sent to the other origin.
+#[tokio::test]
+async fn a_redirect_is_not_followed() {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let elsewhere = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let target = elsewhere.local_addr().unwrap();
+    let visited = tokio::spawn(async move {
+        tokio::time::timeout(Duration::from_millis(500), elsewhere.accept())
+            .await
+            .is_ok()
+    });
+    let redirecting = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}/", redirecting.local_addr().unwrap());
+    tokio::spawn(async move {
+        while let Ok((mut socket, _)) = redirecting.accept().await {
+            let mut buf = [0u8; 4096];
+            let _ = socket.read(&mut buf).await;
+            let answer = format!(
+                "HTTP/1.1 307 Temporary Redirect\r\nLocation: http://{target}/sns/jscode2session\r\n\
+                 Content-Length: 0\r\nConnection: close\r\n\r\n"
+            );
+            let _ = socket.write_all(answer.as_bytes()).await;
+        }
+    });
+    let client = Client::builder().base_url(base).build().unwrap();
+    let result = client
+        .code2session(
+            &AppId::parse(BOUND_APP).unwrap(),
+            &AppSecret::parse(SECRET).unwrap(),
+            &JsCode::parse("abc").unwrap(),
+        )
+        .await;
+    assert!(
+        matches!(result, Err(Error::HttpStatus { status: 307, .. })),
+        "{result:?}"
+    );
+    assert!(!visited.await.unwrap(), "the redirect was followed");
+}
+
+/// The AppSecret travels in the clear only to this machine.
+#[test]
+fn plain_http_is_refused_except_on_the_loopback() {
+    for ok in [
+        "http://127.0.0.1:9100/",
+        "http://localhost:9100",
+        "http://[::1]:9100/",
+        "https://api.weixin.qq.com/",
+    ] {
+        assert!(Client::builder().base_url(ok).build().is_ok(), "{ok}");
+    }
+    for bad in [
+        "http://api.weixin.qq.com/",
+        "http://10.0.0.1:9100/",
+        "http://sim:9100/",
+    ] {
+        assert!(
+            matches!(
+                Client::builder().base_url(bad).build(),
+                Err(wechat::ConfigError::PlainHttpRemote)
+            ),
+            "{bad}"
+        );
+    }
+}

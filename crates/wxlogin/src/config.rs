@@ -218,6 +218,14 @@ impl Settings {
         )?
         .map(|k| ApiKey::new("service_key", &k))
         .transpose()?;
+        if let (Some(admin), Some(service)) = (&admin_key, &service_key)
+            && admin.same_as(service)
+        {
+            return Err(invalid(
+                "service_key",
+                "must differ from admin_key: a backend holding the service key would be an operator",
+            ));
+        }
         if self.apps.is_empty() {
             return Err(invalid(
                 "apps",
@@ -332,6 +340,10 @@ impl ApiKey {
             return Err(invalid(setting, "must be at least 16 characters"));
         }
         Ok(Self(Sha256::digest(key.expose_secret().as_bytes()).into()))
+    }
+
+    fn same_as(&self, other: &ApiKey) -> bool {
+        self.0.ct_eq(&other.0).into()
     }
 
     pub fn matches(&self, given: &str) -> bool {

@@ -137,6 +137,33 @@ fn bad_configuration_fails_with_one_clear_line_and_no_panic() {
     }
 }
 
+/// A backend holding the service key must not be an operator.
+#[test]
+fn an_admin_key_equal_to_the_service_key_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("data.key"), keygen(dir.path())).unwrap();
+    std::fs::write(dir.path().join("secret.txt"), "app-secret-0123456789").unwrap();
+    let same = "one-key-for-both-0123456789";
+    let out = wxlogin(
+        dir.path(),
+        &["serve"],
+        &[
+            ("WXLOGIN_DATA_KEY_FILE", "data.key"),
+            ("WXLOGIN_APPID", APPID),
+            ("WXLOGIN_SECRET_FILE", "secret.txt"),
+            ("WXLOGIN_ADMIN_KEY", same),
+            ("WXLOGIN_SERVICE_KEY", same),
+        ],
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        stderr.starts_with("error: service_key: must differ from admin_key"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains(same), "{stderr}");
+}
+
 /// An unknown `WXLOGIN_*` variable is a warning naming the closest setting;
 /// the variables Kubernetes injects for a Service named `wxlogin` are
 /// ignored quietly; the command still runs.
@@ -222,8 +249,12 @@ fn the_two_instance_example_config_is_valid_and_migrate_works() {
         Path::new(env!("CARGO_MANIFEST_DIR")).join("../../deploy/two-instances/wxlogin.toml");
     std::fs::copy(example, dir.path().join("wxlogin.toml")).unwrap();
     std::fs::write(dir.path().join("data.key"), keygen(dir.path())).unwrap();
-    for file in ["secret.txt", "admin.key", "service.key"] {
-        std::fs::write(dir.path().join(file), "0123456789abcdef0123456789").unwrap();
+    for (file, text) in [
+        ("secret.txt", "0123456789abcdef0123456789"),
+        ("admin.key", "admin-0123456789abcdef0123"),
+        ("service.key", "service-0123456789abcdef01"),
+    ] {
+        std::fs::write(dir.path().join(file), text).unwrap();
     }
     // The example points at PostgreSQL; the test keeps its file layout but uses SQLite.
     let db = format!("sqlite://{}", dir.path().join("m.db").display());

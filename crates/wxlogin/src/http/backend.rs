@@ -61,6 +61,9 @@ pub async fn introspect(
     _: ServiceAuth,
     ApiJson(request): ApiJson<IntrospectRequest>,
 ) -> Result<Json<IntrospectResponse>, Error> {
+    // Fail closed like `/v1/auth`: with several apps, a token of any app
+    // would otherwise be "active" for a backend that serves one of them.
+    require_appid(&state, request.appid.as_deref())?;
     match state
         .core
         .verify(&request.token, request.appid.as_deref())
@@ -78,6 +81,17 @@ pub async fn introspect(
         Err(Error::InvalidToken) => Ok(Json(IntrospectResponse::default())),
         Err(e) => Err(e),
     }
+}
+
+/// With several apps a token check must say which app it is for: fail
+/// closed rather than accept any app's token.
+fn require_appid(state: &HttpState, appid: Option<&str>) -> Result<(), Error> {
+    if appid.is_none() && state.core.apps.len() > 1 {
+        return Err(Error::InvalidRequest(
+            "several apps are configured: pass the appid this check is for".into(),
+        ));
+    }
+    Ok(())
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -104,12 +118,7 @@ pub async fn forward_auth(
     Query(query): Query<AuthQuery>,
     Bearer(token): Bearer,
 ) -> Result<(StatusCode, HeaderMap), Error> {
-    // With several apps the proxy must say which app it guards: fail closed.
-    if query.appid.is_none() && state.core.apps.len() > 1 {
-        return Err(Error::InvalidRequest(
-            "several apps are configured: pass ?appid= for the app this route belongs to".into(),
-        ));
-    }
+    require_appid(&state, query.appid.as_deref())?;
     let s = state.core.verify(&token, query.appid.as_deref()).await?;
     // Constant names: `insert(&str, ..)` would parse each name per request.
     const APPID: HeaderName = HeaderName::from_static("x-wx-appid");

@@ -252,7 +252,7 @@ pub async fn observe(mut request: Request, next: Next) -> Response {
         .iter()
         .map(|(name, value)| name.as_str().len() + value.len())
         .sum();
-    let mut response = if header_bytes > HEADER_LIMIT {
+    let response = if header_bytes > HEADER_LIMIT {
         HttpError {
             status: StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
             code: "headers_too_large",
@@ -293,9 +293,51 @@ pub async fn observe(mut request: Request, next: Next) -> Response {
             );
         }
     }
+    let mut response = enveloped(response);
     crate::telemetry::http_request(route, method, status.as_u16(), started.elapsed());
     response.headers_mut().insert(REQUEST_ID, id);
     response
+}
+
+/// A failure that did not come from our handlers (axum's own 405 with an
+/// empty body, a path segment that is not UTF-8, …) gets the API's error
+/// envelope with a stable code; its other headers (`Allow`, …) are kept.
+fn enveloped(response: Response) -> Response {
+    let status = response.status();
+    if !(status.is_client_error() || status.is_server_error())
+        || response.extensions().get::<error::Failure>().is_some()
+    {
+        return response;
+    }
+    let (code, message) = match status {
+        StatusCode::NOT_FOUND => ("not_found", "no such endpoint"),
+        StatusCode::METHOD_NOT_ALLOWED => (
+            "method_not_allowed",
+            "this endpoint does not take that method",
+        ),
+        StatusCode::PAYLOAD_TOO_LARGE => ("payload_too_large", "request body too large"),
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => {
+            ("unsupported_media_type", "body must be application/json")
+        }
+        StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE => {
+            ("headers_too_large", "request headers too large")
+        }
+        s if s.is_client_error() => ("invalid_request", "malformed request"),
+        _ => ("internal", "internal error"),
+    };
+    let (parts, _) = response.into_parts();
+    let mut fresh = HttpError {
+        status,
+        code,
+        message: message.into(),
+    }
+    .into_response();
+    for (name, value) in &parts.headers {
+        if name != header::CONTENT_TYPE && name != header::CONTENT_LENGTH {
+            fresh.headers_mut().insert(name.clone(), value.clone());
+        }
+    }
+    fresh
 }
 
 fn looks_like_an_id(id: &[u8]) -> bool {

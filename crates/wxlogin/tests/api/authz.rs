@@ -93,7 +93,7 @@ async fn call(
         Introspect => (
             Method::POST,
             "/v1/introspect".into(),
-            Some(json!({"token": user.token})),
+            Some(json!({"token": user.token, "appid": APP_A})),
         ),
         AccessToken => (Method::GET, format!("/v1/access-token?appid={APP_A}"), None),
         AdminList => (Method::GET, admin_path("sessions"), None),
@@ -215,7 +215,7 @@ async fn every_endpoint_answers_each_kind_of_credential_as_it_should() {
         .http
         .post(format!("{}/v1/introspect", app.address))
         .bearer_auth(SERVICE_KEY)
-        .json(&json!({"token": users[0].1.token}))
+        .json(&json!({"token": users[0].1.token, "appid": APP_A}))
         .send()
         .await
         .unwrap()

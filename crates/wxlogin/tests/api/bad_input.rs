@@ -502,3 +502,81 @@ async fn every_bad_input_gets_its_4xx_and_stable_code_and_nothing_stored_is_harm
     assert_eq!(session["openid"], openid.as_str());
     assert_eq!(app.session_status(&other_token).await, StatusCode::OK);
 }
+
+/// Every route answers a method it does not take, and a path segment that
+/// is not UTF-8, in the error envelope with a stable code.
+#[tokio::test]
+async fn wrong_methods_and_malformed_paths_get_the_error_envelope() {
+    let app = spawn_app().await;
+    let admin_user = format!("/v1/admin/users/{APP_A}/o1");
+    let routes: Vec<(String, Vec<Method>)> = vec![
+        ("/v1/login".into(), vec![Method::POST]),
+        ("/v1/session".into(), vec![Method::GET]),
+        ("/v1/session/refresh".into(), vec![Method::POST]),
+        ("/v1/logout".into(), vec![Method::POST]),
+        ("/v1/session/check".into(), vec![Method::POST]),
+        ("/v1/decrypt".into(), vec![Method::POST]),
+        ("/v1/phone".into(), vec![Method::POST]),
+        ("/v1/introspect".into(), vec![Method::POST]),
+        ("/v1/auth".into(), vec![Method::GET]),
+        ("/v1/access-token".into(), vec![Method::GET]),
+        (
+            format!("{admin_user}/sessions"),
+            vec![Method::GET, Method::DELETE],
+        ),
+        (
+            format!("{admin_user}/session-key/reset"),
+            vec![Method::POST],
+        ),
+        ("/healthz".into(), vec![Method::GET]),
+        ("/readyz".into(), vec![Method::GET]),
+        ("/metrics".into(), vec![Method::GET]),
+    ];
+    let mut failures = Vec::new();
+    for (path, allowed) in &routes {
+        for method in [
+            Method::GET,
+            Method::POST,
+            Method::PUT,
+            Method::DELETE,
+            Method::PATCH,
+        ] {
+            if allowed.contains(&method) {
+                continue;
+            }
+            let response = app
+                .http
+                .request(method.clone(), format!("{}{path}", app.address))
+                .send()
+                .await
+                .unwrap();
+            let (status, code) = error_code(response).await;
+            if (status, code.as_str()) != (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed") {
+                failures.push(format!("{method} {path}: {status} {code}"));
+            }
+        }
+    }
+    for path in [
+        "/v1/admin/users/%FF%FE/o1/sessions".to_owned(),
+        format!("/v1/admin/users/{APP_A}/%C3%28/sessions"),
+        format!("/v1/admin/users/{APP_A}/%80/session-key/reset"),
+    ] {
+        let method = if path.ends_with("reset") {
+            Method::POST
+        } else {
+            Method::GET
+        };
+        let response = app
+            .http
+            .request(method.clone(), format!("{}{path}", app.address))
+            .bearer_auth(ADMIN_KEY)
+            .send()
+            .await
+            .unwrap();
+        let (status, code) = error_code(response).await;
+        if (status, code.as_str()) != (StatusCode::BAD_REQUEST, "invalid_request") {
+            failures.push(format!("{method} {path}: {status} {code}"));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}

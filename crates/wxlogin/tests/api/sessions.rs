@@ -244,7 +244,14 @@ async fn introspect_answers_active_with_identity_and_inactive_for_junk() {
             .json(&body)
             .send()
     };
-    let active: Value = post(json!({"token": token}))
+    // Two apps are configured: like `/v1/auth`, introspection must be told
+    // which app it checks for, or it fails closed.
+    let (status, code) = error_code(post(json!({"token": token})).await.unwrap()).await;
+    assert_eq!(
+        (status, code.as_str()),
+        (StatusCode::BAD_REQUEST, "invalid_request")
+    );
+    let active: Value = post(json!({"token": token, "appid": APP_A}))
         .await
         .unwrap()
         .json()
@@ -253,7 +260,7 @@ async fn introspect_answers_active_with_identity_and_inactive_for_junk() {
     assert_eq!(active["active"], true);
     assert_eq!(active["openid"], openid.as_str());
     assert!(active["exp"].as_i64().unwrap() > active["iat"].as_i64().unwrap());
-    let inactive: Value = post(json!({"token": "nonsense"}))
+    let inactive: Value = post(json!({"token": "nonsense", "appid": APP_A}))
         .await
         .unwrap()
         .json()
@@ -268,7 +275,7 @@ async fn operator_endpoints_refuse_missing_and_wrong_keys() {
     let (token, openid, _) = app.login(APP_A).await;
     let admin_path = format!("{}/v1/admin/users/{APP_A}/{openid}/sessions", app.address);
     let introspect = format!("{}/v1/introspect", app.address);
-    let body = json!({"token": token});
+    let body = json!({"token": token, "appid": APP_A});
     let cases: [(Option<&str>, StatusCode, &str); 4] = [
         (None, StatusCode::UNAUTHORIZED, "unauthorized"),
         (

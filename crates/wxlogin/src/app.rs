@@ -55,6 +55,7 @@ pub async fn build_state(
 
 pub struct Application {
     listener: TcpListener,
+    limits: crate::config::HttpLimits,
     state: Arc<HttpState>,
     extra: Option<axum::Router>,
 }
@@ -80,6 +81,7 @@ impl Application {
                 })?;
         Ok(Self {
             listener,
+            limits: config.http,
             state,
             extra: None,
         })
@@ -122,12 +124,7 @@ impl Application {
         if let Some(extra) = self.extra {
             app = extra.merge(app);
         }
-        let result = axum::serve(
-            self.listener,
-            app.into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(shutdown)
-        .await;
+        let result = crate::serve::serve(self.listener, app, self.limits, shutdown).await;
         housekeeping.abort();
         result
     }

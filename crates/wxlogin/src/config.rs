@@ -54,6 +54,13 @@ pub struct RateLimits {
     pub login_per_ip_per_minute: u32,
     /// Logins per app per second (burst = the same number).
     pub login_per_app_per_second: u32,
+    /// IPv6 clients share a bucket per prefix of this length: one /64 is
+    /// one subscriber's, and holds more addresses than anyone could count.
+    pub ipv6_prefix: u8,
+    /// Distinct client buckets kept at most; beyond that, new clients share
+    /// one bucket until the idle ones are dropped (memory stays bounded
+    /// whatever the number of addresses).
+    pub max_tracked_clients: usize,
 }
 
 impl Default for RateLimits {
@@ -61,7 +68,79 @@ impl Default for RateLimits {
         Self {
             login_per_ip_per_minute: 60,
             login_per_app_per_second: 1000,
+            ipv6_prefix: 64,
+            max_tracked_clients: 100_000,
         }
+    }
+}
+
+/// Connection limits of the server (`[http]`); times in seconds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct HttpSettings {
+    /// A connection whose request head is not complete by then is closed.
+    pub header_timeout: u64,
+    /// A connection with no request in flight for this long is closed.
+    pub idle_timeout: u64,
+    /// A request not answered by then (reading its body included) gets 408.
+    pub request_timeout: u64,
+    /// Connections beyond this are closed as they arrive. Default: the
+    /// process's open-file limit less a reserve for the store and files.
+    pub max_connections: Option<usize>,
+}
+
+impl Default for HttpSettings {
+    fn default() -> Self {
+        Self {
+            header_timeout: 10,
+            idle_timeout: 60,
+            request_timeout: 30,
+            max_connections: None,
+        }
+    }
+}
+
+/// `HttpSettings`, validated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HttpLimits {
+    pub header_timeout: Duration,
+    pub idle_timeout: Duration,
+    pub request_timeout: Duration,
+    pub max_connections: usize,
+}
+
+/// Descriptors kept free for the store's connections, SQLite's files and logs.
+const FD_RESERVE: usize = 128;
+
+/// The soft open-file limit of this process (Linux), if it can be read.
+fn open_file_limit() -> Option<usize> {
+    let limits = std::fs::read_to_string("/proc/self/limits").ok()?;
+    let line = limits.lines().find(|l| l.starts_with("Max open files"))?;
+    line.split_whitespace().nth(3)?.parse().ok()
+}
+
+impl HttpSettings {
+    fn validate(self) -> Result<HttpLimits, ConfigError> {
+        let seconds = |name: &str, value: u64| {
+            if (1..=3600).contains(&value) {
+                Ok(Duration::from_secs(value))
+            } else {
+                Err(invalid(format!("http.{name}"), "must be 1..=3600 seconds"))
+            }
+        };
+        let max_connections = match self.max_connections {
+            Some(0) => return Err(invalid("http.max_connections", "must be at least 1")),
+            Some(n) => n,
+            None => open_file_limit()
+                .map_or(1024, |limit| limit.saturating_sub(FD_RESERVE))
+                .max(16),
+        };
+        Ok(HttpLimits {
+            header_timeout: seconds("header_timeout", self.header_timeout)?,
+            idle_timeout: seconds("idle_timeout", self.idle_timeout)?,
+            request_timeout: seconds("request_timeout", self.request_timeout)?,
+            max_connections,
+        })
     }
 }
 
@@ -87,6 +166,7 @@ pub struct Settings {
     pub log_format: LogFormat,
     pub rate_limits: RateLimits,
     pub sessions: Policy,
+    pub http: HttpSettings,
     pub apps: Vec<AppSettings>,
 }
 
@@ -107,6 +187,7 @@ impl Default for Settings {
             log_format: LogFormat::Text,
             rate_limits: RateLimits::default(),
             sessions: Policy::default(),
+            http: HttpSettings::default(),
             apps: Vec::new(),
         }
     }
@@ -276,13 +357,24 @@ impl Settings {
         {
             return Err(invalid("rate_limits", "limits must be at least 1"));
         }
+        if !(16..=128).contains(&self.rate_limits.ipv6_prefix) {
+            return Err(invalid("rate_limits.ipv6_prefix", "must be 16..=128"));
+        }
+        if self.rate_limits.max_tracked_clients < 16 {
+            return Err(invalid(
+                "rate_limits.max_tracked_clients",
+                "must be at least 16",
+            ));
+        }
         let wechat = wechat::Client::builder()
             .base_url(self.wechat_base_url.clone())
             .deadline(Duration::from_millis(self.upstream_timeout_ms))
             .build()
             .map_err(|e| invalid("wechat_base_url", e.to_string()))?;
+        let http = self.http.validate()?;
         Ok(Config {
             listen,
+            http,
             store: self.store,
             data_key,
             admin_key,
@@ -356,6 +448,7 @@ impl ApiKey {
 #[derive(Debug, Clone)]
 pub struct Config {
     pub listen: SocketAddr,
+    pub http: HttpLimits,
     pub store: StoreUrl,
     pub data_key: DataKey,
     pub admin_key: Option<ApiKey>,

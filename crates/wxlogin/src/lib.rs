@@ -17,6 +17,7 @@ mod demo_page;
 pub mod domain;
 pub mod http;
 pub mod ids;
+mod serve;
 pub mod store;
 pub mod telemetry;
 

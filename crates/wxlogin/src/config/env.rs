@@ -23,11 +23,12 @@ const SETTINGS: &[&str] = &[
     "log_format",
     "rate_limits",
     "sessions",
+    "http",
     "apps",
 ];
 
 /// Tables whose keys are set as `WXLOGIN_TABLE__KEY`.
-const SECTIONS: &[&str] = &["rate_limits", "sessions"];
+const SECTIONS: &[&str] = &["rate_limits", "sessions", "http"];
 
 /// Read by `Settings::load` itself: a single app without a file.
 const SINGLE_APP: &[&str] = &["appid", "secret", "secret_file"];

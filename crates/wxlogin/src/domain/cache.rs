@@ -20,6 +20,13 @@
 //! another instance is never reported stale because of the cache. Logins and
 //! key resets through this instance evict the user's entry at once.
 //!
+//! A verify that read the store before a logout (refresh, revoke-all, key
+//! reset) on this instance must not put the old answer back after the
+//! eviction. Every eviction bumps a generation first and evicts second; a put
+//! remembers the generation it saw before its store read, inserts, and takes
+//! its entry out again if the generation moved. Whichever order the two run
+//! in, the stale entry does not survive (`tests::a_put_that_raced_*`).
+//!
 //! A hit is one sharded read lock in `quick_cache` (moka, used before, read
 //! the clock and queued an access record on every hit: a tenth of a cached
 //! decrypt). Its own expiry is gone with it; stale entries never answer and
@@ -27,6 +34,7 @@
 //! seconds) or when the capacity bound evicts them.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use quick_cache::sync::Cache;
 
@@ -72,6 +80,8 @@ pub(crate) struct VerifyCache {
     /// Keyed by openid alone so a lookup borrows instead of building a key;
     /// the entry's own appid is checked on every hit (openids are per app).
     users: Cache<String, Entry<UserKeys>>,
+    /// Bumped before every eviction (see the module doc).
+    generation: AtomicU64,
 }
 
 impl VerifyCache {
@@ -85,6 +95,7 @@ impl VerifyCache {
             user_ttl: ttl_seconds.min(key_grace),
             sessions: Cache::new(CAPACITY),
             users: Cache::new(CAPACITY),
+            generation: AtomicU64::new(0),
         })
     }
 
@@ -103,21 +114,36 @@ impl VerifyCache {
         Self::fresh(self.sessions.get(&hash.0), self.ttl, now)
     }
 
-    pub(crate) fn put_session(&self, record: &Arc<SessionRecord>, now: UnixTime) {
+    /// Taken before a store read whose answer may be put in the cache.
+    pub(crate) fn generation(&self) -> u64 {
+        self.generation.load(Ordering::SeqCst)
+    }
+
+    fn evicting(&self) {
+        self.generation.fetch_add(1, Ordering::SeqCst);
+    }
+
+    /// Cache a session read from the store after `generation()` said `seen`.
+    pub(crate) fn put_session(&self, record: &Arc<SessionRecord>, now: UnixTime, seen: u64) {
         let entry = Entry {
             value: Arc::clone(record),
             cached_at: now,
         };
         self.sessions.insert(record.token_hash.0, entry);
+        if self.generation() != seen {
+            self.sessions.remove(&record.token_hash.0);
+        }
     }
 
     pub(crate) fn forget_session(&self, hash: &TokenHash) {
+        self.evicting();
         self.sessions.remove(&hash.0);
     }
 
     /// Revoke-all by user: rare and administrative, so everything goes rather
     /// than keeping an index from users to token hashes.
     pub(crate) fn forget_all_sessions(&self) {
+        self.evicting();
         self.sessions.clear();
     }
 
@@ -125,7 +151,8 @@ impl VerifyCache {
         Self::fresh(self.users.get(openid), self.user_ttl, now).filter(|k| k.appid() == appid)
     }
 
-    pub(crate) fn put_user(&self, openid: &str, keys: &Arc<UserKeys>, now: UnixTime) {
+    /// Cache a user's keys read after `generation()` said `seen`.
+    pub(crate) fn put_user(&self, openid: &str, keys: &Arc<UserKeys>, now: UnixTime, seen: u64) {
         // `key_grace = 0`: an entry could never serve, so keep no opened key.
         if self.user_ttl <= 0 {
             return;
@@ -135,11 +162,15 @@ impl VerifyCache {
             cached_at: now,
         };
         self.users.insert(openid.to_owned(), entry);
+        if self.generation() != seen {
+            self.users.remove(openid);
+        }
     }
 
     /// Evicts the openid whatever app the entry is for: at worst one extra
     /// store read for another app's user with the same openid.
     pub(crate) fn forget_user(&self, openid: &str) {
+        self.evicting();
         self.users.remove(openid);
     }
 }
@@ -168,11 +199,47 @@ mod tests {
         Arc::new(UserKeys::for_test(appid, key))
     }
 
+    /// A verify read the session, then a logout evicted it, then the verify
+    /// puts what it read: the entry must not serve.
+    #[test]
+    fn a_put_that_raced_an_eviction_does_not_serve() {
+        let cache = VerifyCache::new(30, 300).expect("on");
+        let r = record(7);
+        let seen = cache.generation();
+        cache.forget_session(&r.token_hash);
+        cache.put_session(&r, 100, seen);
+        assert!(cache.session(&r.token_hash, 100).is_none());
+        let seen = cache.generation();
+        cache.forget_all_sessions();
+        cache.put_session(&r, 100, seen);
+        assert!(cache.session(&r.token_hash, 100).is_none());
+        let k = keys("wx0000000000000001");
+        let seen = cache.generation();
+        cache.forget_user("o1");
+        cache.put_user("o1", &k, 100, seen);
+        assert!(cache.user("wx0000000000000001", "o1", 100).is_none());
+    }
+
+    /// The other order: the put lands first, the eviction after it.
+    #[test]
+    fn a_put_that_raced_an_eviction_the_other_way_is_evicted() {
+        let cache = VerifyCache::new(30, 300).expect("on");
+        let r = record(8);
+        let seen = cache.generation();
+        cache.put_session(&r, 100, seen);
+        cache.forget_session(&r.token_hash);
+        assert!(cache.session(&r.token_hash, 100).is_none());
+        // Without a race, a put serves.
+        let seen = cache.generation();
+        cache.put_session(&r, 100, seen);
+        assert!(cache.session(&r.token_hash, 100).is_some());
+    }
+
     #[test]
     fn an_entry_serves_for_ttl_seconds_and_a_sweep_frees_it_after() {
         let cache = VerifyCache::new(5, 300).expect("on");
-        cache.put_session(&record(1), 100);
-        cache.put_session(&record(2), 103);
+        cache.put_session(&record(1), 100, cache.generation());
+        cache.put_session(&record(2), 103, cache.generation());
         assert!(cache.session(&TokenHash([1; 32]), 104).is_some());
         assert!(cache.session(&TokenHash([1; 32]), 105).is_none());
         // A clock that went back does not make an entry older than it says.
@@ -185,7 +252,7 @@ mod tests {
     #[test]
     fn user_keys_are_found_only_for_their_own_app() {
         let cache = VerifyCache::new(5, 2).expect("on");
-        cache.put_user("o1", &keys("wx0000000000000001"), 100);
+        cache.put_user("o1", &keys("wx0000000000000001"), 100, cache.generation());
         assert!(cache.user("wx0000000000000001", "o1", 100).is_some());
         assert!(cache.user("wx0000000000000002", "o1", 100).is_none());
         // Keys are kept for min(cache_ttl, key_grace).
@@ -194,7 +261,7 @@ mod tests {
         assert!(cache.user("wx0000000000000001", "o1", 101).is_none());
         // No grace period: no opened key is kept at all.
         let cache = VerifyCache::new(5, 0).expect("on");
-        cache.put_user("o1", &keys("wx0000000000000001"), 100);
+        cache.put_user("o1", &keys("wx0000000000000001"), 100, cache.generation());
         assert_eq!(cache.users.len(), 0);
     }
 }

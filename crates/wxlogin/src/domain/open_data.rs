@@ -82,14 +82,15 @@ impl Core {
         openid: &OpenId,
     ) -> Result<Arc<UserKeys>, Error> {
         let read_at = self.clock.now();
+        let generation = self.cache.as_ref().map(|c| c.generation());
         let user = self
             .store
             .get_user(appid, openid)
             .await?
             .ok_or(Error::SessionKeyStale)?;
         let keys = Arc::new(self.open_keys(&user, read_at)?);
-        if let Some(cache) = &self.cache {
-            cache.put_user(openid.as_str(), &keys, read_at);
+        if let (Some(cache), Some(seen)) = (&self.cache, generation) {
+            cache.put_user(openid.as_str(), &keys, read_at, seen);
         }
         Ok(keys)
     }

@@ -91,6 +91,7 @@ impl Core {
                 .then_some(record)
                 .ok_or(Error::InvalidToken);
         }
+        let generation = self.cache.as_ref().map(|c| c.generation());
         let mut record = self
             .store
             .find_session(hash)
@@ -110,8 +111,8 @@ impl Core {
             record.idle_expires_at = slid;
         }
         let record = Arc::new(record);
-        if let Some(cache) = &self.cache {
-            cache.put_session(&record, read_at);
+        if let (Some(cache), Some(seen)) = (&self.cache, generation) {
+            cache.put_session(&record, read_at, seen);
         }
         Ok(record)
     }

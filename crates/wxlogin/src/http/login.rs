@@ -49,6 +49,29 @@ pub struct LoginResponse {
 pub struct LoginLimiter {
     per_ip: DefaultKeyedRateLimiter<IpAddr>,
     per_app: DefaultKeyedRateLimiter<String>,
+    ipv6_prefix: u8,
+    max_tracked: usize,
+}
+
+/// The bucket new clients share while `max_tracked_clients` are tracked.
+const OVERFLOW: IpAddr = IpAddr::V6(std::net::Ipv6Addr::UNSPECIFIED);
+
+/// The rate-limit key of a client address: IPv4 as it is (also when mapped
+/// into IPv6), IPv6 cut to its first `prefix` bits.
+pub fn client_key(ip: IpAddr, prefix: u8) -> IpAddr {
+    match ip {
+        IpAddr::V4(v4) => IpAddr::V4(v4),
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => IpAddr::V4(v4),
+            None => {
+                let bits = u128::from(v6);
+                let mask = u128::MAX
+                    .checked_shl(128 - u32::from(prefix.min(128)))
+                    .unwrap_or(0);
+                IpAddr::V6((bits & mask).into())
+            }
+        },
+    }
 }
 
 impl LoginLimiter {
@@ -58,7 +81,29 @@ impl LoginLimiter {
         Self {
             per_ip: RateLimiter::keyed(Quota::per_minute(per_ip)),
             per_app: RateLimiter::keyed(Quota::per_second(per_app)),
+            ipv6_prefix: limits.ipv6_prefix,
+            max_tracked: limits.max_tracked_clients,
         }
+    }
+
+    /// The bucket of `ip`; a new client shares `OVERFLOW` while the limiter
+    /// tracks as many clients as it may.
+    fn bucket(&self, ip: IpAddr) -> IpAddr {
+        let key = client_key(ip, self.ipv6_prefix);
+        if self.per_ip.len() < self.max_tracked {
+            return key;
+        }
+        self.per_ip.retain_recent();
+        if self.per_ip.len() < self.max_tracked {
+            return key;
+        }
+        metrics::counter!("wxlogin_rate_limit_overflow_total").increment(1);
+        OVERFLOW
+    }
+
+    /// Client buckets tracked now.
+    pub fn tracked_clients(&self) -> usize {
+        self.per_ip.len()
     }
 
     fn check(&self, ip: IpAddr, appid: &str) -> Result<(), Error> {
@@ -69,7 +114,7 @@ impl LoginLimiter {
                 .max(1),
             wechat_errcode: None,
         };
-        self.per_ip.check_key(&ip).map_err(refused)?;
+        self.per_ip.check_key(&self.bucket(ip)).map_err(refused)?;
         self.per_app.check_key(&appid.to_owned()).map_err(refused)?;
         Ok(())
     }
@@ -125,4 +170,67 @@ pub async fn login(
         unionid: outcome.unionid,
         new_user: outcome.new_user,
     }))
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    fn limits() -> RateLimits {
+        RateLimits {
+            login_per_ip_per_minute: 3,
+            max_tracked_clients: 100,
+            ..RateLimits::default()
+        }
+    }
+
+    #[test]
+    fn ipv6_clients_share_a_bucket_per_prefix_and_ipv4_is_whole() {
+        let v6 = |s: &str| client_key(s.parse().unwrap(), 64);
+        assert_eq!(
+            v6("2001:db8:1:2:aaaa::1"),
+            v6("2001:db8:1:2:ffff:ffff:ffff:ffff")
+        );
+        assert_ne!(v6("2001:db8:1:2::1"), v6("2001:db8:1:3::1"));
+        assert_eq!(
+            v6("::ffff:192.0.2.7"),
+            "192.0.2.7".parse::<IpAddr>().unwrap()
+        );
+        assert_eq!(
+            client_key("2001:db8::1".parse().unwrap(), 128),
+            "2001:db8::1".parse::<IpAddr>().unwrap()
+        );
+    }
+
+    #[test]
+    fn forty_addresses_in_one_64_share_its_limit() {
+        let limiter = LoginLimiter::new(limits());
+        let allowed = (1..=40)
+            .filter(|i| {
+                let ip: IpAddr = format!("2001:db8:5:6::{i:x}").parse().unwrap();
+                limiter.check(ip, "wx4f4bc4dec97d474b").is_ok()
+            })
+            .count();
+        assert_eq!(allowed, 3);
+        assert!(
+            limiter
+                .check("2001:db8:5:7::1".parse().unwrap(), "wx4f4bc4dec97d474b")
+                .is_ok()
+        );
+    }
+
+    #[test]
+    fn memory_stays_bounded_whatever_the_number_of_addresses() {
+        let limiter = LoginLimiter::new(limits());
+        for i in 0..10_000u32 {
+            let ip = IpAddr::V4(std::net::Ipv4Addr::from(0x0a00_0000 + i));
+            let _ = limiter.check(ip, "wx4f4bc4dec97d474b");
+        }
+        assert!(
+            limiter.tracked_clients() <= 101,
+            "{}",
+            limiter.tracked_clients()
+        );
+    }
 }

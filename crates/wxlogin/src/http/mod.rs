@@ -299,6 +299,17 @@ pub async fn observe(mut request: Request, next: Next) -> Response {
     response
 }
 
+/// The answer to a request that was not answered within
+/// `http.request_timeout` (a slow body, a stuck store).
+pub fn request_timeout() -> Response {
+    HttpError {
+        status: StatusCode::REQUEST_TIMEOUT,
+        code: "request_timeout",
+        message: "the request took too long".into(),
+    }
+    .into_response()
+}
+
 /// A failure that did not come from our handlers (axum's own 405 with an
 /// empty body, a path segment that is not UTF-8, …) gets the API's error
 /// envelope with a stable code; its other headers (`Allow`, …) are kept.

@@ -3,6 +3,7 @@
 
 mod authz;
 mod bad_input;
+mod connections;
 mod faults;
 mod helpers;
 mod login;

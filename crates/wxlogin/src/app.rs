@@ -144,6 +144,7 @@ async fn housekeeping(state: Arc<HttpState>) {
             _ = sweep.tick(), if cache_ttl > 0 => state.core.sweep_cache(),
             _ = tick.tick() => {
                 state.limiter.shrink();
+                state.core.shrink_limits();
                 match state.core.store.purge_expired(state.core.clock.now()).await {
                     Ok(0) => {}
                     Ok(n) => tracing::debug!(rows = n, "purged expired rows"),

@@ -9,6 +9,12 @@ pub type UnixTime = i64;
 
 pub trait Clock: Send + Sync + 'static {
     fn now(&self) -> UnixTime;
+
+    /// Milliseconds, for ordering events within a second (which of two
+    /// logins WeChat answered last).
+    fn now_millis(&self) -> i64 {
+        self.now() * 1000
+    }
 }
 
 /// The wall clock.
@@ -19,12 +25,17 @@ impl Clock for SystemClock {
     fn now(&self) -> UnixTime {
         time::OffsetDateTime::now_utc().unix_timestamp()
     }
+
+    fn now_millis(&self) -> i64 {
+        (time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64
+    }
 }
 
 /// A clock that starts at the wall clock and moves only when told; for tests
-/// and the demo.
+/// and the demo. Within a second, each reading of `now_millis` is one
+/// millisecond later than the last, so events still have an order.
 #[derive(Debug, Clone)]
-pub struct ManualClock(Arc<AtomicI64>);
+pub struct ManualClock(Arc<AtomicI64>, Arc<AtomicI64>);
 
 impl Default for ManualClock {
     fn default() -> Self {
@@ -34,7 +45,10 @@ impl Default for ManualClock {
 
 impl ManualClock {
     pub fn new() -> Self {
-        Self(Arc::new(AtomicI64::new(SystemClock.now())))
+        Self(
+            Arc::new(AtomicI64::new(SystemClock.now())),
+            Arc::new(AtomicI64::new(0)),
+        )
     }
 
     pub fn advance(&self, seconds: i64) {
@@ -45,6 +59,10 @@ impl ManualClock {
 impl Clock for ManualClock {
     fn now(&self) -> UnixTime {
         self.0.load(Ordering::SeqCst)
+    }
+
+    fn now_millis(&self) -> i64 {
+        self.now() * 1000 + self.1.fetch_add(1, Ordering::SeqCst) % 1000
     }
 }
 

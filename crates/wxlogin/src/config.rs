@@ -343,10 +343,12 @@ impl Settings {
             || p.replay_window <= 0
             || p.touch_interval < 0
             || !(0..=3600).contains(&p.cache_ttl)
+            || p.max_per_user == 0
+            || p.user_calls_per_minute == 0
         {
             return Err(invalid(
                 "sessions",
-                "lifetimes must be positive numbers of seconds (cache_ttl: 0..=3600)",
+                "lifetimes must be positive numbers of seconds (cache_ttl: 0..=3600); max_per_user and user_calls_per_minute at least 1",
             ));
         }
         if self.upstream_timeout_ms == 0 || self.upstream_timeout_ms > 60_000 {

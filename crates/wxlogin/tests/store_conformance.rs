@@ -65,6 +65,7 @@ fn user(openid: &str, key: &[u8], now: i64) -> UserUpsert {
         key_fingerprint: key.iter().rev().copied().collect(),
         now,
         previous_key_until: now + 600,
+        key_at: now * 1000,
     }
 }
 
@@ -492,6 +493,49 @@ pub async fn a_lock_expires_and_fences_a_late_holder(store: Arc<dyn Store>) {
     );
 }
 
+/// Two logins of one user commit out of order: the key WeChat answered
+/// last stays current, whichever commits last; the older one changes no key.
+pub async fn the_newer_key_wins_whatever_order_logins_commit_in(store: Arc<dyn Store>) {
+    let commit = async |code_text: &str, key: &[u8], key_at: i64| {
+        let code = code(code_text);
+        let c = claim(&code, "me", T0);
+        assert_eq!(store.claim(&c).await.unwrap(), ClaimState::Acquired);
+        let (_, s) = session(code_text, "o1", T0 + 1000, T0 + 1000);
+        let u = UserUpsert {
+            key_at,
+            ..user("o1", key, T0)
+        };
+        store
+            .complete_login(&c, &u, &s, &record(s.id.as_str()))
+            .await
+            .unwrap()
+            .unwrap();
+    };
+    commit("first", b"k1", T0 * 1000).await;
+    // The newer login (answered at +20 ms) commits before the older one (+10 ms).
+    commit("newer", b"k3", T0 * 1000 + 20).await;
+    commit("older", b"k2", T0 * 1000 + 10).await;
+    let u = store.get_user(&app(), &oid("o1")).await.unwrap().unwrap();
+    assert_eq!(u.sealed_session_key, b"k3", "the newer key stays current");
+    assert_eq!(u.sealed_previous_key.as_deref(), Some(&b"k1"[..]));
+    // An admin reset (an upsert) follows the same rule.
+    let stale = UserUpsert {
+        key_at: T0 * 1000 + 5,
+        ..user("o1", b"k4", T0)
+    };
+    store.upsert_user(&stale).await.unwrap();
+    let u = store.get_user(&app(), &oid("o1")).await.unwrap().unwrap();
+    assert_eq!(u.sealed_session_key, b"k3");
+    let fresh = UserUpsert {
+        key_at: T0 * 1000 + 30,
+        ..user("o1", b"k5", T0 + 1)
+    };
+    store.upsert_user(&fresh).await.unwrap();
+    let u = store.get_user(&app(), &oid("o1")).await.unwrap().unwrap();
+    assert_eq!(u.sealed_session_key, b"k5");
+    assert_eq!(u.sealed_previous_key.as_deref(), Some(&b"k3"[..]));
+}
+
 macro_rules! conformance {
     ($backend:ident, $open:expr) => {
         mod $backend {
@@ -506,6 +550,7 @@ macro_rules! conformance {
                 failed_and_released_claims,
                 purge_removes_only_what_is_dead,
                 a_lock_expires_and_fences_a_late_holder,
+                the_newer_key_wins_whatever_order_logins_commit_in,
             );
         }
     };

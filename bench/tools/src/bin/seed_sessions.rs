@@ -82,6 +82,7 @@ async fn seed_one(
         key_fingerprint: i.to_le_bytes().to_vec(),
         now,
         previous_key_until: now + 600,
+        key_at: now * 1000,
     };
     let record = LoginRecord {
         session_id: session.id.clone(),

@@ -170,6 +170,7 @@ impl Core {
                 return Err(err);
             }
         };
+        let key_at = self.clock.now_millis();
         let now = self.clock.now();
         let appid = &app.appid;
         let openid = &session.openid;
@@ -186,6 +187,7 @@ impl Core {
             key_fingerprint: self.data_key.fingerprint(key_text),
             now,
             previous_key_until: now + self.policy.key_grace,
+            key_at,
         };
         let token = SessionToken::generate();
         let record = self.new_session_record(&token, appid, openid, unionid.clone(), now);
@@ -217,6 +219,9 @@ impl Core {
                 wechat_errcode: None,
             });
         };
+        if !new_user {
+            self.cap_sessions(appid, openid, now).await;
+        }
         Ok(LoginOutcome {
             token,
             expires_at: record.expires_at,
@@ -225,6 +230,30 @@ impl Core {
             unionid: unionid.map(|u| u.to_string()),
             new_user,
         })
+    }
+
+    /// Keep at most `max_per_user` live sessions: the oldest beyond it are
+    /// revoked. Best effort: the login is committed already, so a store
+    /// error here is logged, not answered.
+    async fn cap_sessions(&self, appid: &AppId, openid: &OpenId, now: i64) {
+        let max = self.policy.max_per_user as usize;
+        let live = match self.store.list_sessions(appid, openid, now).await {
+            Ok(live) => live,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot list a user's sessions to cap them");
+                return;
+            }
+        };
+        for oldest in live.iter().take(live.len().saturating_sub(max)) {
+            let revoked = self.store.revoke_session(&oldest.id, now).await;
+            if let Some(cache) = &self.cache {
+                cache.forget_session(&oldest.token_hash);
+            }
+            if let Err(e) = revoked {
+                tracing::warn!(error = %e, "cannot revoke a session beyond max_per_user");
+                return;
+            }
+        }
     }
 
     /// The code was exchanged before (a retry, a double tap, another instance):

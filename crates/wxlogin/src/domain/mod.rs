@@ -12,6 +12,7 @@ pub mod sealing;
 pub mod sessions;
 pub mod token;
 pub mod user_calls;
+mod user_limits;
 
 use std::sync::Arc;
 
@@ -41,6 +42,11 @@ pub struct Policy {
     /// default): a revocation made on another instance is seen at most this
     /// late. Revocations through this instance take effect at once.
     pub cache_ttl: i64,
+    /// Live sessions a user may have; a login beyond it revokes the oldest.
+    pub max_per_user: u32,
+    /// Calls per minute each user may make to `/v1/phone`,
+    /// `/v1/session/check` and `/v1/session/refresh` (each its own budget).
+    pub user_calls_per_minute: u32,
 }
 
 impl Default for Policy {
@@ -52,6 +58,8 @@ impl Default for Policy {
             replay_window: 300,
             touch_interval: 60,
             cache_ttl: 0,
+            max_per_user: 20,
+            user_calls_per_minute: 10,
         }
     }
 }
@@ -68,6 +76,7 @@ pub struct Core {
     pub(crate) inflight: login::InFlight,
     pub(crate) tokens: access_token::AccessTokens,
     pub(crate) cache: Option<cache::VerifyCache>,
+    pub(crate) user_limits: user_limits::UserLimits,
 }
 
 impl Core {
@@ -89,6 +98,7 @@ impl Core {
             inflight: login::InFlight::default(),
             tokens: access_token::AccessTokens::new(),
             cache: cache::VerifyCache::new(policy.cache_ttl, policy.key_grace),
+            user_limits: user_limits::UserLimits::new(policy.user_calls_per_minute),
         }
     }
 
@@ -98,5 +108,10 @@ impl Core {
         if let Some(cache) = &self.cache {
             cache.sweep(self.clock.now());
         }
+    }
+
+    /// Drop per-user limit buckets that are back to full (housekeeping).
+    pub fn shrink_limits(&self) {
+        self.user_limits.shrink();
     }
 }

@@ -98,12 +98,14 @@ impl Core {
     fn open_keys(&self, user: &UserRecord, now: UnixTime) -> Result<UserKeys, Error> {
         let row = aad("session_key", &[user.appid.as_str(), user.openid.as_str()]);
         let open = |sealed: &[u8]| {
-            let text = self.data_key.open(sealed, &row).map_err(|_| {
-                tracing::error!("a stored session_key does not open under the data key");
+            // The opened bytes are wiped when dropped; the key lives on only
+            // inside `SessionKey` (zeroized on drop too).
+            let text = zeroize::Zeroizing::new(self.data_key.open(sealed, &row).map_err(|e| {
+                tracing::error!(error = %e, "a stored session_key does not open under the data key");
                 Error::Internal
-            })?;
-            let text = String::from_utf8(text).map_err(|_| Error::Internal)?;
-            SessionKey::parse(&text).map_err(|_| Error::Internal)
+            })?);
+            let text = std::str::from_utf8(&text).map_err(|_| Error::Internal)?;
+            SessionKey::parse(text).map_err(|_| Error::Internal)
         };
         let previous = match (&user.sealed_previous_key, user.previous_key_until) {
             (Some(sealed), Some(until)) if now < until => Some((open(sealed)?, until)),
@@ -145,7 +147,7 @@ impl Core {
             .as_ref()
             .and_then(|c| c.user(session.appid.as_str(), session.openid.as_str(), now));
         if let Some(keys) = cached {
-            match self.decrypt_with(keys.usable(now), appid, input) {
+            match self.decrypt_with(keys.usable(now), appid, &session.openid, input) {
                 // No cached key fits: the key may have rotated on another
                 // instance, so the store has the last word.
                 Err(Error::SessionKeyStale) => {}
@@ -153,13 +155,19 @@ impl Core {
             }
         }
         let keys = self.session_keys(&session.appid, &session.openid).await?;
-        self.decrypt_with(keys.usable(self.clock.now()), appid, input)
+        self.decrypt_with(keys.usable(self.clock.now()), appid, &session.openid, input)
     }
 
+    /// Open `input` with the first key that fits. The data is AES-CBC
+    /// without a MAC: its owner can rewrite parts of it and still pass the
+    /// watermark check, so an `openId` inside (user info) must be the
+    /// session's own; a backend trusts nothing else in a profile beyond what
+    /// its owner could claim anyway (docs/SECURITY.md).
     fn decrypt_with<'k>(
         &self,
         keys: impl Iterator<Item = &'k SessionKey>,
         appid: &wechat::AppId,
+        openid: &OpenId,
         input: &EncryptedData,
     ) -> Result<Decrypted, Error> {
         let mut tried = 0;
@@ -171,6 +179,14 @@ impl Core {
                         && !verify_raw_data_signature(raw, key, signature)
                     {
                         return Err(Error::BadSignature);
+                    }
+                    if let Some(named) = open.data.get("openId")
+                        && named.as_str() != Some(openid.as_str())
+                    {
+                        return Err(Error::InvalidOpenData {
+                            code: "openid_mismatch",
+                            detail: "the data names another user than the session's".into(),
+                        });
                     }
                     return Ok(Decrypted {
                         data: open.data,

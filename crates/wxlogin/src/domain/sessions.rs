@@ -5,6 +5,7 @@
 use std::sync::Arc;
 
 use super::token::{SessionToken, TokenHash};
+use super::user_limits::UserCall;
 use super::{Core, Error};
 use crate::ids::{AppId, OpenId};
 use crate::store::SessionRecord;
@@ -125,6 +126,8 @@ impl Core {
     ) -> Result<Refreshed, Error> {
         let hash = token_hash(token)?;
         let current = self.verify_hash(&hash, expected_app).await?;
+        self.user_limits
+            .check(UserCall::Refresh, &current.appid, &current.openid)?;
         let now = self.clock.now();
         let token = SessionToken::generate();
         let mut record = self.new_session_record(

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use wechat::{PhoneCode, PhoneInfo};
 
 use super::login::{aad, valid_code_shape};
+use super::user_limits::UserCall;
 use super::{Core, Error};
 use crate::store::UserUpsert;
 
@@ -26,6 +27,8 @@ impl Core {
         }
         let code = PhoneCode::parse(code).map_err(|_| invalid)?;
         let session = self.verified(token, expected_app).await?;
+        self.user_limits
+            .check(UserCall::Phone, &session.appid, &session.openid)?;
         let result = self
             .with_access_token(session.appid.as_str(), |access_token| {
                 let (code, openid) = (&code, &session.openid);
@@ -53,6 +56,8 @@ impl Core {
         expected_app: Option<&str>,
     ) -> Result<bool, Error> {
         let session = self.verified(token, expected_app).await?;
+        self.user_limits
+            .check(UserCall::CheckSession, &session.appid, &session.openid)?;
         let keys = self.session_keys(&session.appid, &session.openid).await?;
         let current = keys.current();
         self.with_access_token(session.appid.as_str(), |access_token| {
@@ -105,6 +110,7 @@ impl Core {
                 key_fingerprint: self.data_key.fingerprint(text),
                 now,
                 previous_key_until: now + self.policy.key_grace,
+                key_at: self.clock.now_millis(),
             })
             .await;
         // Evicted also on an error, which can come after the change took effect.

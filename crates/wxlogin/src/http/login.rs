@@ -86,8 +86,9 @@ impl LoginLimiter {
         }
     }
 
-    /// The bucket of `ip`; a new client shares `OVERFLOW` while the limiter
-    /// tracks as many clients as it may.
+    /// The bucket of `ip`. While the limiter tracks as many buckets as it may
+    /// (even after dropping the idle ones), every login shares `OVERFLOW`:
+    /// memory stays bounded, and the limits tighten rather than open.
     fn bucket(&self, ip: IpAddr) -> IpAddr {
         let key = client_key(ip, self.ipv6_prefix);
         if self.per_ip.len() < self.max_tracked {

@@ -32,6 +32,11 @@ pub(super) const SQLITE: &[Migration] = &[
         name: "claim session expiry",
         sql: include_str!("../../migrations/sqlite/0003_claim_session_expiry.sql"),
     },
+    Migration {
+        version: 4,
+        name: "user key_at",
+        sql: include_str!("../../migrations/sqlite/0004_user_key_at.sql"),
+    },
 ];
 
 pub(super) const POSTGRES: &[Migration] = &[
@@ -49,6 +54,11 @@ pub(super) const POSTGRES: &[Migration] = &[
         version: 3,
         name: "claim session expiry",
         sql: include_str!("../../migrations/postgres/0003_claim_session_expiry.sql"),
+    },
+    Migration {
+        version: 4,
+        name: "user key_at",
+        sql: include_str!("../../migrations/postgres/0004_user_key_at.sql"),
     },
 ];
 

@@ -55,6 +55,9 @@ pub struct UserUpsert {
     pub now: UnixTime,
     /// Until when the replaced key (if the key changed) stays usable.
     pub previous_key_until: UnixTime,
+    /// When WeChat answered with this key (ms): a key older than the stored
+    /// one does not replace it (two logins committing out of order).
+    pub key_at: i64,
 }
 
 /// A stored user.
@@ -256,10 +259,13 @@ pub trait Store: UserStore + SessionStore + ClaimStore + TokenStore + LockStore 
     async fn purge_expired(&self, now: UnixTime) -> Result<u64, StoreError>;
 }
 
-/// How long a dead session (expired or revoked) is kept before a purge
-/// removes it: long enough for an operator to see why a token stopped
-/// working.
+/// How long an expired session is kept before a purge removes it: long
+/// enough for an operator to see why a token stopped working.
 pub const SESSION_AFTERLIFE: i64 = 86_400;
+
+/// How long a revoked session is kept. Short: refresh chains and logouts
+/// revoke a row each, and a client looping on them must not fill the store.
+pub const REVOKED_AFTERLIFE: i64 = 600;
 
 /// Open the store `url` names. Migrations run when `migrate` is true.
 pub async fn open(url: &StoreUrl, migrate: bool) -> Result<Arc<dyn Store>, StoreError> {

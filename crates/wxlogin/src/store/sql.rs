@@ -14,20 +14,28 @@ pub const SESSION_BY_HASH: &str = "SELECT id, token_hash, appid, openid, unionid
 pub const USER_BY_KEY: &str = "SELECT appid, openid, unionid, session_key, prev_session_key, prev_key_until, created_at, updated_at
      FROM users WHERE appid = $1 AND openid = $2";
 
-/// $1..$7 = appid, openid, unionid, sealed session_key, its fingerprint,
-/// now, previous_key_until: a new key moves the old one to `prev_*` with its
-/// grace deadline; a login without a unionid keeps the one already known.
-pub const UPSERT_USER: &str =
-    "INSERT INTO users (appid, openid, unionid, session_key, key_fp, created_at, updated_at)
-     VALUES ($1, $2, $3, $4, $5, $6, $6)
+/// $1..$8 = appid, openid, unionid, sealed session_key, its fingerprint,
+/// now, previous_key_until, key_at (when WeChat answered with the key, ms).
+/// A key answered later than the stored one replaces it, and the stored one
+/// becomes the previous key with its grace deadline; a key answered earlier
+/// (a login that committed late) changes no key. A login without a unionid
+/// keeps the one already known.
+pub const UPSERT_USER: &str = "INSERT INTO users (appid, openid, unionid, session_key, key_fp, created_at, updated_at, key_at)
+     VALUES ($1, $2, $3, $4, $5, $6, $6, $8)
      ON CONFLICT (appid, openid) DO UPDATE SET
        unionid = COALESCE(excluded.unionid, users.unionid),
-       prev_session_key = CASE WHEN users.key_fp <> excluded.key_fp
-                               THEN users.session_key ELSE users.prev_session_key END,
-       prev_key_until   = CASE WHEN users.key_fp <> excluded.key_fp
-                               THEN $7 ELSE users.prev_key_until END,
-       session_key = excluded.session_key,
-       key_fp = excluded.key_fp,
+       prev_session_key = CASE WHEN COALESCE(users.key_at, 0) > excluded.key_at THEN users.prev_session_key
+                               WHEN users.key_fp <> excluded.key_fp THEN users.session_key
+                               ELSE users.prev_session_key END,
+       prev_key_until   = CASE WHEN COALESCE(users.key_at, 0) > excluded.key_at THEN users.prev_key_until
+                               WHEN users.key_fp <> excluded.key_fp THEN $7
+                               ELSE users.prev_key_until END,
+       session_key = CASE WHEN COALESCE(users.key_at, 0) > excluded.key_at
+                          THEN users.session_key ELSE excluded.session_key END,
+       key_fp = CASE WHEN COALESCE(users.key_at, 0) > excluded.key_at
+                     THEN users.key_fp ELSE excluded.key_fp END,
+       key_at = CASE WHEN COALESCE(users.key_at, 0) > excluded.key_at
+                     THEN users.key_at ELSE excluded.key_at END,
        updated_at = excluded.updated_at";
 
 /// $1..$8 = the session's columns in table order.
@@ -114,9 +122,10 @@ pub const UNLOCK: &str = "UPDATE locks SET lease_until = 0 WHERE name = $1 AND o
 /// $1 now.
 pub const PURGE_CLAIMS: &str = "DELETE FROM login_claims WHERE expires_at <= $1";
 
-/// $1 now minus the afterlife of a dead session.
+/// $1 now minus the afterlife of an expired session, $2 now minus the
+/// afterlife of a revoked one.
 pub const PURGE_SESSIONS: &str =
-    "DELETE FROM sessions WHERE expires_at <= $1 OR idle_expires_at <= $1 OR revoked_at <= $1";
+    "DELETE FROM sessions WHERE expires_at <= $1 OR idle_expires_at <= $1 OR revoked_at <= $2";
 
 /// The upsert on PostgreSQL, answering whether it inserted (`xmax = 0`), so
 /// two instances never both report a new user.
@@ -128,15 +137,18 @@ pub static PG_UPSERT_USER: LazyLock<String> =
 /// ($8 key, $9 owner), and only then are the user upserted ($1..$7), the
 /// session inserted ($10..$17) and the claim marked done with the answer
 /// for replays ($18 session id, $19 sealed token, $20 openid, $21 unionid,
-/// $22 session expiry). Sub-statements of a WITH run once each on one
-/// snapshot; none touches a row another writes, and an empty `claim` makes
+/// $22 session expiry); $23 is the user's key_at. Sub-statements of a
+/// WITH run once each on one snapshot; none touches a row another writes, and an empty `claim` makes
 /// every one of them a no-op.
 pub static PG_COMPLETE_LOGIN: LazyLock<String> = LazyLock::new(|| {
-    let upsert = UPSERT_USER.replacen(
-        "VALUES ($1, $2, $3, $4, $5, $6, $6)",
-        "SELECT $1, $2, $3, $4, $5, $6, $6 FROM claim",
-        1,
-    );
+    // The upsert's $8 (key_at) is $23 here: $8 is the claim's key.
+    let upsert = UPSERT_USER
+        .replacen(
+            "VALUES ($1, $2, $3, $4, $5, $6, $6, $8)",
+            "SELECT $1, $2, $3, $4, $5, $6, $6, $23 FROM claim",
+            1,
+        )
+        .replace("$8", "$23");
     let insert = INSERT_SESSION.replacen(
         "VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
         "SELECT $10, $11, $12, $13, $14, $15, $16, $17 FROM claim",
@@ -165,7 +177,11 @@ mod tests {
     /// that breaks the substitution must fail here, not in production.
     #[test]
     fn the_postgres_login_commit_embeds_the_shared_upsert_and_insert() {
-        assert!(PG_COMPLETE_LOGIN.contains("SELECT $1, $2, $3, $4, $5, $6, $6 FROM claim"));
+        assert!(PG_COMPLETE_LOGIN.contains("SELECT $1, $2, $3, $4, $5, $6, $6, $23 FROM claim"));
+        assert!(
+            !PG_COMPLETE_LOGIN.contains("$8)"),
+            "the upsert's key_at is renumbered"
+        );
         assert!(
             PG_COMPLETE_LOGIN.contains("SELECT $10, $11, $12, $13, $14, $15, $16, $17 FROM claim")
         );

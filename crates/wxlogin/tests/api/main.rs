@@ -1,6 +1,7 @@
 //! The service through HTTP, against the simulator over real HTTP and a real
 //! SQLite file: one test binary, modules by feature.
 
+mod abuse;
 mod authz;
 mod bad_input;
 mod connections;

@@ -74,14 +74,18 @@ async fn a_sqlite_database_of_the_previous_release_upgrades_in_place() {
     )
     .await;
     let conn = rusqlite::Connection::open(&path).unwrap();
-    let versions: Vec<i64> = conn
-        .prepare("SELECT version FROM wxlogin_migrations ORDER BY version")
+    let applied: Vec<(i64, i64)> = conn
+        .prepare("SELECT version, applied_at FROM wxlogin_migrations ORDER BY version")
         .unwrap()
-        .query_map([], |r| r.get(0))
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
         .unwrap()
         .collect::<Result<_, _>>()
         .unwrap();
-    assert_eq!(versions, [1, 2, 3], "sqlx's record adopted, nothing re-run");
+    let versions: Vec<i64> = applied.iter().map(|(v, _)| *v).collect();
+    assert_eq!(versions, [1, 2, 3, 4]);
+    // 1..=3 adopted from sqlx's record (applied_at 0), not run again; 4 run now.
+    assert!(applied[..3].iter().all(|(_, at)| *at == 0), "{applied:?}");
+    assert!(applied[3].1 > 0);
 }
 
 #[tokio::test]

@@ -17,7 +17,16 @@ const N9_DATA: &str = "xT8p8W6jIVdEWQ+ccHuD2bmG5RSiwg14VWRFw/UGVh6Aj+jDIadafJ4xd
 
 /// Log a new user of app A in while WeChat holds `key` as their session_key.
 async fn login_with_key(app: &TestApp, key: &str) -> String {
-    let openid = app.new_user(APP_A);
+    login_with_key_as(app, key, None).await
+}
+
+/// The same, for a user with the given openid (the test vectors name theirs).
+async fn login_with_key_as(app: &TestApp, key: &str, openid: Option<&str>) -> String {
+    let spec = UserSpec {
+        openid: openid.map(str::to_owned),
+        ..UserSpec::default()
+    };
+    let openid = app.sim().add_user(APP_A, spec).unwrap();
     let code = app.code_for(APP_A, &openid); // minting rotates the key first
     app.sim().set_session_key(APP_A, &openid, key).unwrap();
     let body: Value = app
@@ -39,10 +48,35 @@ async fn decrypt(app: &TestApp, token: &str, body: Value) -> reqwest::Response {
         .unwrap()
 }
 
+/// The openId inside TV1 (WeChat's sample user).
+const TV1_OPENID: &str = "oGZUI0egBJY1zhBYw2KhdUfwVJJE";
+
+/// Open data is AES-CBC without a MAC: its owner could rewrite it. A profile
+/// that names another openId than the session's is refused.
+#[tokio::test]
+async fn a_profile_naming_another_user_is_refused() {
+    let app = spawn_app().await;
+    let token = login_with_key(&app, K1).await;
+    let (status, code) =
+        error_code(decrypt(&app, &token, json!({"encrypted_data": TV1_DATA, "iv": IV1})).await)
+            .await;
+    assert_eq!(
+        (status, code.as_str()),
+        (StatusCode::BAD_REQUEST, "openid_mismatch")
+    );
+    // Phone data (TV2) names no openId and still opens.
+    let body: Value = decrypt(&app, &token, json!({"encrypted_data": TV2_DATA, "iv": IV1}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(body["data"]["phoneNumber"], "13580006666");
+}
+
 #[tokio::test]
 async fn tv1_and_tv2_decrypt_through_the_api_when_the_session_holds_k1() {
     let app = spawn_app().await;
-    let token = login_with_key(&app, K1).await;
+    let token = login_with_key_as(&app, K1, Some(TV1_OPENID)).await;
     let response = decrypt(&app, &token, json!({"encrypted_data": TV1_DATA, "iv": IV1})).await;
     assert_eq!(response.status(), StatusCode::OK);
     let body: Value = response.json().await.unwrap();

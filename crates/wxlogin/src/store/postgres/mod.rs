@@ -14,9 +14,9 @@ use tokio_postgres::types::ToSql;
 use super::rows::{self, corrupt};
 use super::url::PostgresTarget;
 use super::{
-    CachedToken, Claim, ClaimState, ClaimStore, LockStore, LoginRecord, SESSION_AFTERLIFE,
-    SessionRecord, SessionStore, Store, StoreError, TokenStore, UserRecord, UserStore, UserUpsert,
-    migrate, sql,
+    CachedToken, Claim, ClaimState, ClaimStore, LockStore, LoginRecord, REVOKED_AFTERLIFE,
+    SESSION_AFTERLIFE, SessionRecord, SessionStore, Store, StoreError, TokenStore, UserRecord,
+    UserStore, UserUpsert, migrate, sql,
 };
 use crate::clock::UnixTime;
 use crate::ids::{AppId, ClaimKey, LockName, OpenId, Owner, Refusal, SessionId, TokenHash};
@@ -152,6 +152,7 @@ impl UserStore for PostgresStore {
                 &u.key_fingerprint,
                 &u.now,
                 &u.previous_key_until,
+                &u.key_at,
             ],
         )
         .await?
@@ -346,6 +347,7 @@ impl ClaimStore for PostgresStore {
                 &r.openid.as_str(),
                 &r.unionid.as_ref().map(|x| x.as_str()),
                 &r.expires_at,
+                &u.key_at,
             ],
         )
         .await?;
@@ -435,7 +437,12 @@ impl Store for PostgresStore {
         // Lazy: a purge lost in a server crash is redone by the next one.
         let conn = self.lazy_conn().await?;
         let claims = execute(&conn, sql::PURGE_CLAIMS, &[&now]).await?;
-        let sessions = execute(&conn, sql::PURGE_SESSIONS, &[&(now - SESSION_AFTERLIFE)]).await?;
+        let sessions = execute(
+            &conn,
+            sql::PURGE_SESSIONS,
+            &[&(now - SESSION_AFTERLIFE), &(now - REVOKED_AFTERLIFE)],
+        )
+        .await?;
         Ok(claims + sessions)
     }
 }

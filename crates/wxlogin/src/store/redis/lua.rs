@@ -14,7 +14,7 @@ use super::script::LuaScript;
 
 /// The arguments of a user upsert, shared by `upsert_user` and
 /// `complete_login` ('' = no unionid).
-const USER_ARGS: [&str; 7] = [
+const USER_ARGS: [&str; 8] = [
     "appid",
     "openid",
     "unionid",
@@ -22,9 +22,10 @@ const USER_ARGS: [&str; 7] = [
     "key_fp",
     "now",
     "prev_until",
+    "key_at",
 ];
 /// The arguments of a new session ('' = no unionid).
-const SESSION_ARGS: [&str; 10] = [
+const SESSION_ARGS: [&str; 11] = [
     "s_hash_hex",
     "s_id",
     "s_token_hash",
@@ -35,20 +36,25 @@ const SESSION_ARGS: [&str; 10] = [
     "s_expires",
     "s_idle",
     "s_ttl",
+    "sid_prefix",
 ];
 
-/// Leaves `new_user` (boolean) in a local.
+/// Leaves `new_user` (boolean) in a local. A key answered earlier than the
+/// stored one (`key_at`, ms) changes no key, as in `sql::UPSERT_USER`.
 const UPSERT_USER: &str = r"
 local new_user = redis.call('EXISTS', user) == 0
 local uf
 if new_user then
   uf = {'appid', appid, 'openid', openid, 'session_key', session_key, 'key_fp', key_fp,
-        'created_at', now, 'updated_at', now}
+        'created_at', now, 'updated_at', now, 'key_at', key_at}
 else
-  local old = redis.call('HMGET', user, 'key_fp', 'session_key')
-  uf = {'session_key', session_key, 'key_fp', key_fp, 'updated_at', now}
-  if old[1] ~= key_fp then
-    for _, v in ipairs({'prev_session_key', old[2], 'prev_key_until', prev_until}) do uf[#uf + 1] = v end
+  local old = redis.call('HMGET', user, 'key_fp', 'session_key', 'key_at')
+  uf = {'updated_at', now}
+  if tonumber(old[3] or '0') <= tonumber(key_at) then
+    for _, v in ipairs({'session_key', session_key, 'key_fp', key_fp, 'key_at', key_at}) do uf[#uf + 1] = v end
+    if old[1] ~= key_fp then
+      for _, v in ipairs({'prev_session_key', old[2], 'prev_key_until', prev_until}) do uf[#uf + 1] = v end
+    end
   end
 end
 if unionid ~= '' then uf[#uf + 1] = 'unionid'; uf[#uf + 1] = unionid end
@@ -63,8 +69,21 @@ redis.call('HSET', session, unpack(sf))
 redis.call('EXPIRE', session, s_ttl)
 redis.call('SET', sid, s_hash_hex, 'EX', s_ttl)
 redis.call('SADD', user_sessions, s_id)
--- The set of a user's sessions lives as long as its longest session.
+-- The set of a user's sessions lives as long as its longest session, and
+-- forgets the ones whose keys expired (revoked ones go after a few minutes).
 if redis.call('TTL', user_sessions) < tonumber(s_ttl) then redis.call('EXPIRE', user_sessions, s_ttl) end
+for _, id in ipairs(redis.call('SMEMBERS', user_sessions)) do
+  if redis.call('EXISTS', sid_prefix .. id) == 0 then redis.call('SREM', user_sessions, id) end
+end
+";
+
+/// Shorten a revoked session's keys to the revoked afterlife (never longer
+/// than they had). Expects `rs` (session key) and `rsid` (its sid key).
+const SHORTEN_REVOKED: &str = r"
+if redis.call('TTL', rs) > tonumber(revoked_ttl) then
+  redis.call('EXPIRE', rs, revoked_ttl)
+  redis.call('EXPIRE', rsid, revoked_ttl)
+end
 ";
 
 pub(super) struct Scripts {
@@ -87,7 +106,7 @@ pub(super) const CLAIM_FIELDS: &str = "'state', 'owner', 'error_code', 'session_
 
 impl Scripts {
     pub fn new() -> Self {
-        const LOGIN_ARGS: [&str; 19] = concat_args();
+        const LOGIN_ARGS: [&str; 21] = concat_args();
         Self {
             upsert_user: LuaScript::new(
                 "upsert_user",
@@ -129,6 +148,8 @@ if redis.call('HEXISTS', old, 'revoked_at') == 1
   return 0
 end
 redis.call('HSET', old, 'revoked_at', now)
+local rs, rsid = old, old_sid
+{SHORTEN_REVOKED}
 {CREATE_SESSION}
 return 1
 "
@@ -191,21 +212,26 @@ return 1
             revoke: LuaScript::new(
                 "revoke",
                 &["sid"],
-                &["session_prefix", "now"],
-                r"
+                &["session_prefix", "now", "revoked_ttl"],
+                &format!(
+                    r"
 local h = redis.call('GET', sid)
 if not h then return 0 end
 local s = session_prefix .. h
 if redis.call('EXISTS', s) == 0 or redis.call('HEXISTS', s, 'revoked_at') == 1 then return 0 end
 redis.call('HSET', s, 'revoked_at', now)
+local rs, rsid = s, sid
+{SHORTEN_REVOKED}
 return 1
-",
+"
+                ),
             ),
             revoke_all: LuaScript::new(
                 "revoke_all",
                 &["user_sessions"],
-                &["sid_prefix", "session_prefix", "now"],
-                r"
+                &["sid_prefix", "session_prefix", "now", "revoked_ttl"],
+                &format!(
+                    r"
 local t = tonumber(now)
 local count = 0
 for _, id in ipairs(redis.call('SMEMBERS', user_sessions)) do
@@ -218,12 +244,15 @@ for _, id in ipairs(redis.call('SMEMBERS', user_sessions)) do
        and tonumber(redis.call('HGET', s, 'expires_at') or '0') > t
        and tonumber(redis.call('HGET', s, 'idle_expires_at') or '0') > t then
       redis.call('HSET', s, 'revoked_at', now)
+      local rs, rsid = s, sid_prefix .. id
+      {SHORTEN_REVOKED}
       count = count + 1
     end
   end
 end
 return count
-",
+"
+                ),
             ),
             put_token: LuaScript::new(
                 "put_token",
@@ -267,8 +296,8 @@ return 1
 
 /// A login's arguments: the user's, the session's, then the claim's owner
 /// and the sealed token kept for replays.
-const fn concat_args() -> [&'static str; 19] {
-    let mut out = [""; 19];
+const fn concat_args() -> [&'static str; 21] {
+    let mut out = [""; 21];
     let mut i = 0;
     while i < USER_ARGS.len() {
         out[i] = USER_ARGS[i];
@@ -279,14 +308,14 @@ const fn concat_args() -> [&'static str; 19] {
         out[i + j] = SESSION_ARGS[j];
         j += 1;
     }
-    out[17] = "owner";
-    out[18] = "sealed_token";
+    out[19] = "owner";
+    out[20] = "sealed_token";
     out
 }
 
-/// A refresh's arguments: the new session's, then now and the prefix of
-/// session keys.
-const REPLACE_ARGS: [&str; 12] = [
+/// A refresh's arguments: the new session's, then now, the prefix of
+/// session keys and the revoked afterlife of the old one.
+const REPLACE_ARGS: [&str; 14] = [
     "s_hash_hex",
     "s_id",
     "s_token_hash",
@@ -297,6 +326,23 @@ const REPLACE_ARGS: [&str; 12] = [
     "s_expires",
     "s_idle",
     "s_ttl",
+    "sid_prefix",
     "now",
     "session_prefix",
+    "revoked_ttl",
 ];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every argument of a login has a name, and no name twice.
+    #[test]
+    fn a_logins_arguments_are_all_named_once() {
+        let args = concat_args();
+        assert!(!args.contains(&""), "{args:?}");
+        for (i, a) in args.iter().enumerate() {
+            assert!(!args[..i].contains(a), "{a} twice");
+        }
+    }
+}

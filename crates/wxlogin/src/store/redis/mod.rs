@@ -15,8 +15,9 @@ use self::lua::Scripts;
 use super::rows::{self, Fields};
 use super::url::RedisTarget;
 use super::{
-    CachedToken, Claim, ClaimState, ClaimStore, LockStore, LoginRecord, SESSION_AFTERLIFE,
-    SessionRecord, SessionStore, Store, StoreError, TokenStore, UserRecord, UserStore, UserUpsert,
+    CachedToken, Claim, ClaimState, ClaimStore, LockStore, LoginRecord, REVOKED_AFTERLIFE,
+    SESSION_AFTERLIFE, SessionRecord, SessionStore, Store, StoreError, TokenStore, UserRecord,
+    UserStore, UserUpsert,
 };
 use crate::clock::UnixTime;
 use crate::ids::{AppId, ClaimKey, LockName, OpenId, Owner, Refusal, SessionId, TokenHash};
@@ -125,6 +126,11 @@ impl RedisStore {
             .arg("s_expires", s.expires_at)
             .arg("s_idle", s.idle_expires_at)
             .arg("s_ttl", ttl)
+            .arg("sid_prefix", self.sid_prefix())
+    }
+
+    fn sid_prefix(&self) -> String {
+        format!("{}:sid:", self.prefix)
     }
 
     fn user_call<'a>(call: script::Call<'a>, u: &UserUpsert) -> script::Call<'a> {
@@ -135,6 +141,7 @@ impl RedisStore {
             .arg("key_fp", u.key_fingerprint.as_slice())
             .arg("now", u.now)
             .arg("prev_until", u.previous_key_until)
+            .arg("key_at", u.key_at)
     }
 }
 
@@ -202,6 +209,7 @@ impl SessionStore for RedisStore {
         let done: i64 = call
             .arg("session_prefix", self.session_prefix())
             .arg("now", now)
+            .arg("revoked_ttl", REVOKED_AFTERLIFE)
             .run(&self.conn)
             .await?;
         Ok(done == 1)
@@ -225,6 +233,7 @@ impl SessionStore for RedisStore {
             .session_call(call, new)
             .arg("now", now)
             .arg("session_prefix", self.session_prefix())
+            .arg("revoked_ttl", REVOKED_AFTERLIFE)
             .run(&self.conn)
             .await?;
         Ok(done == 1)
@@ -274,9 +283,10 @@ impl SessionStore for RedisStore {
             .revoke_all
             .call()
             .key("user_sessions", self.user_sessions(appid, openid));
-        call.arg("sid_prefix", format!("{}:sid:", self.prefix))
+        call.arg("sid_prefix", self.sid_prefix())
             .arg("session_prefix", self.session_prefix())
             .arg("now", now)
+            .arg("revoked_ttl", REVOKED_AFTERLIFE)
             .run(&self.conn)
             .await
     }

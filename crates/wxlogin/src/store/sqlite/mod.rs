@@ -17,9 +17,9 @@ use self::writer::{Durability, Writer, unavailable};
 use super::rows::{self, corrupt};
 use super::url::SqliteTarget;
 use super::{
-    CachedToken, Claim, ClaimState, ClaimStore, LockStore, LoginRecord, SESSION_AFTERLIFE,
-    SessionRecord, SessionStore, Store, StoreError, TokenStore, UserRecord, UserStore, UserUpsert,
-    migrate, sql,
+    CachedToken, Claim, ClaimState, ClaimStore, LockStore, LoginRecord, REVOKED_AFTERLIFE,
+    SESSION_AFTERLIFE, SessionRecord, SessionStore, Store, StoreError, TokenStore, UserRecord,
+    UserStore, UserUpsert, migrate, sql,
 };
 use crate::clock::UnixTime;
 use crate::ids::{AppId, ClaimKey, LockName, OpenId, Owner, Refusal, SessionId, TokenHash};
@@ -179,6 +179,7 @@ fn upsert_user_in(conn: &Connection, u: &UserUpsert) -> Result<bool, StoreError>
             &u.key_fingerprint,
             &u.now,
             &u.previous_key_until,
+            &u.key_at,
         ],
     )?;
     Ok(!existed)
@@ -509,7 +510,11 @@ impl Store for SqliteStore {
         self.writer
             .write(Durability::Lazy, move |conn| {
                 let claims = execute(conn, sql::PURGE_CLAIMS, &[&now])?;
-                let sessions = execute(conn, sql::PURGE_SESSIONS, &[&(now - SESSION_AFTERLIFE)])?;
+                let sessions = execute(
+                    conn,
+                    sql::PURGE_SESSIONS,
+                    &[&(now - SESSION_AFTERLIFE), &(now - REVOKED_AFTERLIFE)],
+                )?;
                 Ok((claims + sessions) as u64)
             })
             .await

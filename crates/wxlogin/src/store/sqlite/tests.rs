@@ -20,6 +20,7 @@ fn user(openid: &str, key: u8) -> UserUpsert {
         key_fingerprint: vec![key; 8],
         now: NOW,
         previous_key_until: NOW + 60,
+        key_at: NOW * 1000,
     }
 }
 

@@ -54,6 +54,15 @@ enum Command {
     },
     /// Print a new random data key (base64 of 32 bytes).
     Keygen,
+    /// Re-seal every stored value under the first key of the data key ring
+    /// (`data_key_files = ["new.key", "old.key"]`), online, page by page.
+    Rekey {
+        #[arg(long, short)]
+        config: Option<PathBuf>,
+        /// Values per page.
+        #[arg(long, default_value_t = 500)]
+        page: usize,
+    },
     /// Call jscode2session once, for debugging a real app's credentials.
     Code2session {
         #[arg(long)]
@@ -118,6 +127,29 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             println!("migrations applied to {}", settings.store);
         }
         Command::Keygen => println!("{}", DataKey::generate_text()),
+        Command::Rekey { config, page } => {
+            telemetry::init_logging(cli.log_format.unwrap_or_default(), "warn");
+            let config = Settings::load(config.as_deref())?.validate()?;
+            let state =
+                crate::app::build_state(&config, std::sync::Arc::new(crate::clock::SystemClock))
+                    .await?;
+            let report = state
+                .core
+                .rekey(page.max(1), |table, so_far| {
+                    println!(
+                        "{table:?}: {} re-sealed, {} already current, {} changed meanwhile, {} unopenable",
+                        so_far.resealed, so_far.current, so_far.changed, so_far.unopenable
+                    );
+                })
+                .await?;
+            if report.unopenable > 0 {
+                anyhow::bail!(
+                    "{} values open under no key of the ring: keep the key that sealed them",
+                    report.unopenable
+                );
+            }
+            println!("done: every stored value is sealed under the first key of the ring");
+        }
         Command::Code2session {
             appid,
             secret_file,

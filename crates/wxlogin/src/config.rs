@@ -10,9 +10,7 @@ use std::time::Duration;
 use figment::Figment;
 use figment::providers::{Env, Format, Toml};
 use secrecy::{ExposeSecret, SecretString};
-use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
-use subtle::ConstantTimeEq;
+use serde::Deserialize;
 use wechat::{AppId, AppSecret};
 
 use crate::domain::{App, Apps, DataKey, Policy};
@@ -20,6 +18,12 @@ use crate::store::StoreUrl;
 use crate::telemetry::LogFormat;
 
 mod env;
+mod limits;
+mod secrets;
+
+pub use limits::{HttpLimits, HttpSettings, RateLimits};
+pub use secrets::ApiKey;
+use secrets::{data_key_ring, secret_value};
 
 /// A setting that is wrong, named so the operator can fix it.
 #[derive(Debug, thiserror::Error)]
@@ -46,104 +50,6 @@ pub struct AppSettings {
     pub secret_file: Option<PathBuf>,
 }
 
-/// Login rate limits (per client IP, per app).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct RateLimits {
-    /// Logins per client IP per minute (burst = the same number).
-    pub login_per_ip_per_minute: u32,
-    /// Logins per app per second (burst = the same number).
-    pub login_per_app_per_second: u32,
-    /// IPv6 clients share a bucket per prefix of this length: one /64 is
-    /// one subscriber's, and holds more addresses than anyone could count.
-    pub ipv6_prefix: u8,
-    /// Distinct client buckets kept at most; beyond that, new clients share
-    /// one bucket until the idle ones are dropped (memory stays bounded
-    /// whatever the number of addresses).
-    pub max_tracked_clients: usize,
-}
-
-impl Default for RateLimits {
-    fn default() -> Self {
-        Self {
-            login_per_ip_per_minute: 60,
-            login_per_app_per_second: 1000,
-            ipv6_prefix: 64,
-            max_tracked_clients: 100_000,
-        }
-    }
-}
-
-/// Connection limits of the server (`[http]`); times in seconds.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct HttpSettings {
-    /// A connection whose request head is not complete by then is closed.
-    pub header_timeout: u64,
-    /// A connection with no request in flight for this long is closed.
-    pub idle_timeout: u64,
-    /// A request not answered by then (reading its body included) gets 408.
-    pub request_timeout: u64,
-    /// Connections beyond this are closed as they arrive. Default: the
-    /// process's open-file limit less a reserve for the store and files.
-    pub max_connections: Option<usize>,
-}
-
-impl Default for HttpSettings {
-    fn default() -> Self {
-        Self {
-            header_timeout: 10,
-            idle_timeout: 60,
-            request_timeout: 30,
-            max_connections: None,
-        }
-    }
-}
-
-/// `HttpSettings`, validated.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct HttpLimits {
-    pub header_timeout: Duration,
-    pub idle_timeout: Duration,
-    pub request_timeout: Duration,
-    pub max_connections: usize,
-}
-
-/// Descriptors kept free for the store's connections, SQLite's files and logs.
-const FD_RESERVE: usize = 128;
-
-/// The soft open-file limit of this process (Linux), if it can be read.
-fn open_file_limit() -> Option<usize> {
-    let limits = std::fs::read_to_string("/proc/self/limits").ok()?;
-    let line = limits.lines().find(|l| l.starts_with("Max open files"))?;
-    line.split_whitespace().nth(3)?.parse().ok()
-}
-
-impl HttpSettings {
-    fn validate(self) -> Result<HttpLimits, ConfigError> {
-        let seconds = |name: &str, value: u64| {
-            if (1..=3600).contains(&value) {
-                Ok(Duration::from_secs(value))
-            } else {
-                Err(invalid(format!("http.{name}"), "must be 1..=3600 seconds"))
-            }
-        };
-        let max_connections = match self.max_connections {
-            Some(0) => return Err(invalid("http.max_connections", "must be at least 1")),
-            Some(n) => n,
-            None => open_file_limit()
-                .map_or(1024, |limit| limit.saturating_sub(FD_RESERVE))
-                .max(16),
-        };
-        Ok(HttpLimits {
-            header_timeout: seconds("header_timeout", self.header_timeout)?,
-            idle_timeout: seconds("idle_timeout", self.idle_timeout)?,
-            request_timeout: seconds("request_timeout", self.request_timeout)?,
-            max_connections,
-        })
-    }
-}
-
 /// The raw, layered settings.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -153,6 +59,10 @@ pub struct Settings {
     pub store: StoreUrl,
     pub data_key: Option<SecretString>,
     pub data_key_file: Option<PathBuf>,
+    /// A data key ring (the first seals, all open): for rotating the key
+    /// with `wxlogin rekey`.
+    pub data_keys: Vec<SecretString>,
+    pub data_key_files: Vec<PathBuf>,
     pub admin_key: Option<SecretString>,
     pub admin_key_file: Option<PathBuf>,
     pub service_key: Option<SecretString>,
@@ -177,6 +87,8 @@ impl Default for Settings {
             store: StoreUrl::Sqlite(crate::store::SqliteTarget::File("wxlogin.db".into())),
             data_key: None,
             data_key_file: None,
+            data_keys: Vec::new(),
+            data_key_files: Vec::new(),
             admin_key: None,
             admin_key_file: None,
             service_key: None,
@@ -254,6 +166,11 @@ impl Settings {
             }
         };
         join(&mut self.data_key_file, "DATA_KEY_FILE");
+        if !from_env("DATA_KEY_FILES") {
+            for p in self.data_key_files.iter_mut().filter(|p| p.is_relative()) {
+                *p = dir.join(&*p);
+            }
+        }
         join(&mut self.admin_key_file, "ADMIN_KEY_FILE");
         join(&mut self.service_key_file, "SERVICE_KEY_FILE");
         for app in &mut self.apps {
@@ -280,15 +197,12 @@ impl Settings {
             .listen
             .parse()
             .map_err(|_| invalid("listen", "must be an address like 127.0.0.1:8080"))?;
-        let data_key_text = secret_value("data_key", self.data_key, self.data_key_file.as_deref())?
-            .ok_or_else(|| {
-                invalid(
-                    "data_key",
-                    "missing: run `wxlogin keygen > data.key` and set data_key_file = \"data.key\" (or WXLOGIN_DATA_KEY_FILE)",
-                )
-            })?;
-        let data_key = DataKey::parse(data_key_text.expose_secret())
-            .map_err(|e| invalid("data_key", e.to_string()))?;
+        let data_key = data_key_ring(
+            self.data_key,
+            self.data_key_file.as_deref(),
+            self.data_keys,
+            &self.data_key_files,
+        )?;
         let admin_key = secret_value("admin_key", self.admin_key, self.admin_key_file.as_deref())?
             .map(|k| ApiKey::new("admin_key", &k))
             .transpose()?;
@@ -388,61 +302,6 @@ impl Settings {
             policy: p,
             apps: Apps::new(apps),
         })
-    }
-}
-
-/// A secret given inline or as a file (the file wins; surrounding whitespace
-/// is trimmed). Both given is an error: one of them is stale.
-fn secret_value(
-    setting: &str,
-    inline: Option<SecretString>,
-    file: Option<&Path>,
-) -> Result<Option<SecretString>, ConfigError> {
-    match (inline, file) {
-        (Some(_), Some(_)) => Err(invalid(
-            setting,
-            "set either the value or the _file, not both",
-        )),
-        (Some(v), None) => Ok(Some(v)),
-        (None, Some(path)) => {
-            let text = std::fs::read_to_string(path).map_err(|e| {
-                invalid(
-                    format!("{setting}_file"),
-                    format!("cannot read {}: {e}", path.display()),
-                )
-            })?;
-            Ok(Some(SecretString::from(text.trim().to_owned())))
-        }
-        (None, None) => Ok(None),
-    }
-}
-
-/// An operator key (admin or service), kept as its SHA-256 and compared in
-/// constant time.
-#[derive(Clone)]
-pub struct ApiKey([u8; 32]);
-
-impl std::fmt::Debug for ApiKey {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("ApiKey([redacted])")
-    }
-}
-
-impl ApiKey {
-    pub fn new(setting: &str, key: &SecretString) -> Result<Self, ConfigError> {
-        if key.expose_secret().len() < 16 {
-            return Err(invalid(setting, "must be at least 16 characters"));
-        }
-        Ok(Self(Sha256::digest(key.expose_secret().as_bytes()).into()))
-    }
-
-    fn same_as(&self, other: &ApiKey) -> bool {
-        self.0.ct_eq(&other.0).into()
-    }
-
-    pub fn matches(&self, given: &str) -> bool {
-        let digest: [u8; 32] = Sha256::digest(given.as_bytes()).into();
-        self.0.ct_eq(&digest).into()
     }
 }
 

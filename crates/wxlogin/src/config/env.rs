@@ -13,6 +13,8 @@ const SETTINGS: &[&str] = &[
     "store",
     "data_key",
     "data_key_file",
+    "data_keys",
+    "data_key_files",
     "admin_key",
     "admin_key_file",
     "service_key",
@@ -127,6 +129,8 @@ mod tests {
         for key in [
             "STORE",
             "data_key_file",
+            "data_keys",
+            "data_key_files",
             "SESSIONS__IDLE_TTL",
             "RATE_LIMITS__LOGIN_PER_IP_PER_MINUTE",
         ] {

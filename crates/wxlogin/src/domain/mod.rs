@@ -8,6 +8,7 @@ mod cache;
 pub mod error;
 pub mod login;
 pub mod open_data;
+pub mod rekey;
 pub mod sealing;
 pub mod sessions;
 pub mod token;

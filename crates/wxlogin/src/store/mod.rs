@@ -21,6 +21,7 @@ mod migrate;
 pub mod postgres;
 pub mod redis;
 mod rows;
+mod sealed;
 mod sql;
 pub mod sqlite;
 mod url;
@@ -245,9 +246,69 @@ pub trait LockStore: Send + Sync {
     async fn unlock(&self, name: &LockName, owner: &Owner) -> Result<(), StoreError>;
 }
 
+/// The tables (or key families) that hold sealed values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SealedTable {
+    Users,
+    Claims,
+    AccessTokens,
+}
+
+/// Where a sealed value lives, named by what its associated data binds it to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SealedSlot {
+    /// A user's current session_key (AAD: `session_key`, appid, openid).
+    SessionKey { appid: AppId, openid: OpenId },
+    /// A user's previous session_key (the same AAD).
+    PreviousKey { appid: AppId, openid: OpenId },
+    /// The token kept for replays of a login code (AAD: `token`, session id).
+    ReplayToken {
+        claim: ClaimKey,
+        session_id: SessionId,
+    },
+    /// An app's WeChat access_token (AAD: `access_token`, appid).
+    AccessToken { appid: AppId },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SealedValue {
+    pub slot: SealedSlot,
+    pub sealed: Vec<u8>,
+}
+
+/// A position in a table's sealed values, opaque to the caller.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Cursor(pub Vec<u8>);
+
+/// One page of sealed values and where the next one starts (`None`: done).
+#[derive(Debug, Clone, Default)]
+pub struct SealedPage {
+    pub values: Vec<SealedValue>,
+    pub next: Option<Cursor>,
+}
+
+/// What `wxlogin rekey` needs: every sealed value, page by page, and a
+/// compare-and-set to replace one without losing a write made meanwhile.
+#[async_trait]
+pub trait RekeyStore: Send + Sync {
+    /// Up to about `limit` sealed values of `table` from `from` (`None`: the
+    /// start).
+    async fn sealed_page(
+        &self,
+        table: SealedTable,
+        from: Option<&Cursor>,
+        limit: usize,
+    ) -> Result<SealedPage, StoreError>;
+    /// Put `new` where `value` was, if it still holds `value.sealed`; false
+    /// when it changed meanwhile (a login wrote a fresh one).
+    async fn reseal(&self, value: &SealedValue, new: &[u8]) -> Result<bool, StoreError>;
+}
+
 /// Everything the service needs from storage.
 #[async_trait]
-pub trait Store: UserStore + SessionStore + ClaimStore + TokenStore + LockStore {
+pub trait Store:
+    UserStore + SessionStore + ClaimStore + TokenStore + LockStore + RekeyStore
+{
     /// Readiness: a cheap round trip.
     async fn ping(&self) -> Result<(), StoreError>;
     /// Liveness: an error means only a restart can help (on SQLite, a commit

@@ -127,6 +127,27 @@ pub const PURGE_CLAIMS: &str = "DELETE FROM login_claims WHERE expires_at <= $1"
 pub const PURGE_SESSIONS: &str =
     "DELETE FROM sessions WHERE expires_at <= $1 OR idle_expires_at <= $1 OR revoked_at <= $2";
 
+/// Sealed values page by page, in primary-key order. $1/$2 (users: appid,
+/// openid; claims: key; tokens: appid) is where the page starts (exclusive),
+/// the last $ the page size.
+pub const SEALED_USERS: &str = "SELECT appid, openid, session_key, prev_session_key FROM users
+     WHERE (appid, openid) > ($1, $2) ORDER BY appid, openid LIMIT $3";
+pub const SEALED_CLAIMS: &str = "SELECT claim_key, session_id, sealed_token FROM login_claims
+     WHERE claim_key > $1 AND sealed_token IS NOT NULL ORDER BY claim_key LIMIT $2";
+pub const SEALED_TOKENS: &str =
+    "SELECT appid, sealed_token FROM access_tokens WHERE appid > $1 ORDER BY appid LIMIT $2";
+
+/// Compare-and-set of one sealed value: $1 (and $2) the row, then the new
+/// value and the one it must still hold.
+pub const RESEAL_KEY: &str = "UPDATE users SET session_key = $3
+     WHERE appid = $1 AND openid = $2 AND session_key = $4";
+pub const RESEAL_PREVIOUS: &str = "UPDATE users SET prev_session_key = $3
+     WHERE appid = $1 AND openid = $2 AND prev_session_key = $4";
+pub const RESEAL_CLAIM: &str =
+    "UPDATE login_claims SET sealed_token = $2 WHERE claim_key = $1 AND sealed_token = $3";
+pub const RESEAL_TOKEN: &str =
+    "UPDATE access_tokens SET sealed_token = $2 WHERE appid = $1 AND sealed_token = $3";
+
 /// The upsert on PostgreSQL, answering whether it inserted (`xmax = 0`), so
 /// two instances never both report a new user.
 pub static PG_UPSERT_USER: LazyLock<String> =

@@ -12,6 +12,7 @@ mod login_errors;
 mod logs;
 mod multi_instance;
 mod process;
+mod rekey;
 mod secrets;
 mod sessions;
 #[path = "../support/mod.rs"]

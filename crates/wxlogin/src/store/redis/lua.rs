@@ -98,6 +98,7 @@ pub(super) struct Scripts {
     pub put_token: LuaScript,
     pub try_lock: LuaScript,
     pub unlock: LuaScript,
+    pub reseal: LuaScript,
 }
 
 /// The claim fields `rows::claim` reads, in its order.
@@ -277,6 +278,16 @@ local fence = tonumber(redis.call('HGET', lock, 'fence') or '0')
 if not (holder == owner and lease > t) then fence = fence + 1 end
 redis.call('HSET', lock, 'owner', owner, 'lease_until', lease_until, 'fence', fence)
 return fence
+",
+            ),
+            reseal: LuaScript::new(
+                "reseal",
+                &["hash"],
+                &["field", "old", "new"],
+                r"
+if redis.call('HGET', hash, field) ~= old then return 0 end
+redis.call('HSET', hash, field, new)
+return 1
 ",
             ),
             unlock: LuaScript::new(

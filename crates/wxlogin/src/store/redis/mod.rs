@@ -5,7 +5,9 @@
 //! SQL row (`rows.rs`). The URL's `?prefix=NAME` namespaces the keys
 //! (default `wxlogin`), which is also how tests isolate themselves.
 
+mod claims;
 mod lua;
+mod rekey;
 mod script;
 
 use async_trait::async_trait;
@@ -15,12 +17,11 @@ use self::lua::Scripts;
 use super::rows::{self, Fields};
 use super::url::RedisTarget;
 use super::{
-    CachedToken, Claim, ClaimState, ClaimStore, LockStore, LoginRecord, REVOKED_AFTERLIFE,
-    SESSION_AFTERLIFE, SessionRecord, SessionStore, Store, StoreError, TokenStore, UserRecord,
+    REVOKED_AFTERLIFE, SESSION_AFTERLIFE, SessionRecord, SessionStore, StoreError, UserRecord,
     UserStore, UserUpsert,
 };
 use crate::clock::UnixTime;
-use crate::ids::{AppId, ClaimKey, LockName, OpenId, Owner, Refusal, SessionId, TokenHash};
+use crate::ids::{AppId, OpenId, SessionId, TokenHash};
 
 pub struct RedisStore {
     conn: ConnectionManager,
@@ -289,165 +290,5 @@ impl SessionStore for RedisStore {
             .arg("revoked_ttl", REVOKED_AFTERLIFE)
             .run(&self.conn)
             .await
-    }
-}
-
-#[async_trait]
-impl ClaimStore for RedisStore {
-    async fn claim(&self, c: &Claim<'_>) -> Result<ClaimState, StoreError> {
-        let values: Vec<Option<Vec<u8>>> = self
-            .scripts
-            .claim
-            .call()
-            .key("claim", self.key("c", &hex::encode(c.key.0)))
-            .arg("appid", c.appid.as_str())
-            .arg("owner", c.owner.as_str())
-            .arg("now", c.now)
-            .arg("lease_until", c.lease_until)
-            .arg("expires_at", c.expires_at)
-            .arg("ttl", (c.expires_at - c.now).max(1))
-            .run(&self.conn)
-            .await?;
-        rows::claim(&Fields(values), c.owner)
-    }
-
-    async fn complete_login(
-        &self,
-        c: &Claim<'_>,
-        user: &UserUpsert,
-        session: &SessionRecord,
-        record: &LoginRecord,
-    ) -> Result<Option<bool>, StoreError> {
-        let call = self
-            .scripts
-            .complete_login
-            .call()
-            .key("user", self.user_key(&user.appid, &user.openid))
-            .key("session", self.key("s", &hex::encode(session.token_hash.0)))
-            .key("sid", self.key("sid", session.id.as_str()))
-            .key(
-                "user_sessions",
-                self.user_sessions(&session.appid, &session.openid),
-            )
-            .key("claim", self.key("c", &hex::encode(c.key.0)));
-        let outcome: i64 = self
-            .session_call(Self::user_call(call, user), session)
-            .arg("owner", c.owner.as_str())
-            .arg("sealed_token", record.sealed_token.as_slice())
-            .run(&self.conn)
-            .await?;
-        Ok((outcome >= 0).then_some(outcome == 1))
-    }
-
-    async fn fail_claim(
-        &self,
-        key: &ClaimKey,
-        owner: &Owner,
-        refusal: Refusal,
-    ) -> Result<(), StoreError> {
-        self.end_claim(key, owner, refusal.as_str()).await
-    }
-
-    async fn release_claim(&self, key: &ClaimKey, owner: &Owner) -> Result<(), StoreError> {
-        self.end_claim(key, owner, "").await
-    }
-}
-
-impl RedisStore {
-    async fn end_claim(
-        &self,
-        key: &ClaimKey,
-        owner: &Owner,
-        error_code: &str,
-    ) -> Result<(), StoreError> {
-        let _: i64 = self
-            .scripts
-            .end_claim
-            .call()
-            .key("claim", self.key("c", &hex::encode(key.0)))
-            .arg("owner", owner.as_str())
-            .arg("error_code", error_code)
-            .run(&self.conn)
-            .await?;
-        Ok(())
-    }
-}
-
-#[async_trait]
-impl TokenStore for RedisStore {
-    async fn get_access_token(&self, appid: &AppId) -> Result<Option<CachedToken>, StoreError> {
-        let fields = self
-            .hmget(&self.key("t", appid.as_str()), TOKEN_FIELDS)
-            .await?;
-        (!fields.is_empty())
-            .then(|| rows::token(&fields))
-            .transpose()
-    }
-
-    async fn put_access_token(
-        &self,
-        appid: &AppId,
-        token: &CachedToken,
-    ) -> Result<bool, StoreError> {
-        let done: i64 = self
-            .scripts
-            .put_token
-            .call()
-            .key("token", self.key("t", appid.as_str()))
-            .arg("sealed_token", token.sealed_token.as_slice())
-            .arg("expires_at", token.expires_at)
-            .arg("fence", token.fence)
-            .run(&self.conn)
-            .await?;
-        Ok(done == 1)
-    }
-}
-
-#[async_trait]
-impl LockStore for RedisStore {
-    async fn try_lock(
-        &self,
-        name: &LockName,
-        owner: &Owner,
-        now: UnixTime,
-        lease_until: UnixTime,
-    ) -> Result<Option<i64>, StoreError> {
-        self.scripts
-            .try_lock
-            .call()
-            .key("lock", self.key("l", name.as_str()))
-            .arg("owner", owner.as_str())
-            .arg("now", now)
-            .arg("lease_until", lease_until)
-            .run(&self.conn)
-            .await
-    }
-
-    async fn unlock(&self, name: &LockName, owner: &Owner) -> Result<(), StoreError> {
-        let _: i64 = self
-            .scripts
-            .unlock
-            .call()
-            .key("lock", self.key("l", name.as_str()))
-            .arg("owner", owner.as_str())
-            .run(&self.conn)
-            .await?;
-        Ok(())
-    }
-}
-
-#[async_trait]
-impl Store for RedisStore {
-    async fn ping(&self) -> Result<(), StoreError> {
-        let _: String = redis::cmd("PING")
-            .query_async(&mut self.conn.clone())
-            .await
-            .map_err(unavailable)?;
-        Ok(())
-    }
-
-    /// Sessions and claims expire through Redis TTLs; nothing to do.
-    async fn purge_expired(&self, _now: UnixTime) -> Result<u64, StoreError> {
-        Ok(0)
     }
 }

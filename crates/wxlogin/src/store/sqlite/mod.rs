@@ -4,7 +4,9 @@
 //! private in-memory database whose reads also go through the writer (there
 //! is no file to open twice).
 
+mod claims;
 mod reads;
+mod rekey;
 mod writer;
 
 use std::path::Path;
@@ -14,15 +16,13 @@ use rusqlite::{Connection, OpenFlags, OptionalExtension as _, ToSql};
 
 use self::reads::ReadPool;
 use self::writer::{Durability, Writer, unavailable};
-use super::rows::{self, corrupt};
+use super::rows::{self};
 use super::url::SqliteTarget;
 use super::{
-    CachedToken, Claim, ClaimState, ClaimStore, LockStore, LoginRecord, REVOKED_AFTERLIFE,
-    SESSION_AFTERLIFE, SessionRecord, SessionStore, Store, StoreError, TokenStore, UserRecord,
-    UserStore, UserUpsert, migrate, sql,
+    SessionRecord, SessionStore, StoreError, UserRecord, UserStore, UserUpsert, migrate, sql,
 };
 use crate::clock::UnixTime;
-use crate::ids::{AppId, ClaimKey, LockName, OpenId, Owner, Refusal, SessionId, TokenHash};
+use crate::ids::{AppId, OpenId, SessionId, TokenHash};
 
 pub struct SqliteStore {
     writer: Writer,
@@ -57,6 +57,23 @@ fn query_one<T>(
         .query(numbered(params).as_slice())
         .map_err(unavailable)?;
     rows.next().map_err(unavailable)?.map(map).transpose()
+}
+
+/// Run a query and hand each row to `each`.
+fn query_each(
+    conn: &Connection,
+    sql: &str,
+    params: &[&dyn ToSql],
+    mut each: impl FnMut(&rusqlite::Row<'_>) -> Result<(), StoreError>,
+) -> Result<(), StoreError> {
+    let mut stmt = conn.prepare_cached(sql).map_err(unavailable)?;
+    let mut rows = stmt
+        .query(numbered(params).as_slice())
+        .map_err(unavailable)?;
+    while let Some(row) = rows.next().map_err(unavailable)? {
+        each(row)?;
+    }
+    Ok(())
 }
 
 fn cannot_open(path: &Path, e: impl std::fmt::Display) -> StoreError {
@@ -292,17 +309,12 @@ impl SessionStore for SqliteStore {
     ) -> Result<Vec<SessionRecord>, StoreError> {
         let (appid, openid) = (appid.clone(), openid.clone());
         self.read(move |conn| {
-            let mut stmt = conn
-                .prepare_cached(sql::LIST_SESSIONS)
-                .map_err(unavailable)?;
-            let params: [&dyn ToSql; 3] = [&appid.as_str(), &openid.as_str(), &now];
-            let mut found = stmt
-                .query(numbered(&params).as_slice())
-                .map_err(unavailable)?;
             let mut out = Vec::new();
-            while let Some(row) = found.next().map_err(unavailable)? {
+            let params: [&dyn ToSql; 3] = [&appid.as_str(), &openid.as_str(), &now];
+            query_each(conn, sql::LIST_SESSIONS, &params, |row| {
                 out.push(rows::session(row)?);
-            }
+                Ok(())
+            })?;
             Ok(out)
         })
         .await
@@ -323,199 +335,6 @@ impl SessionStore for SqliteStore {
                     &[&appid.as_str(), &openid.as_str(), &now],
                 )?;
                 Ok(n as u64)
-            })
-            .await
-    }
-}
-
-/// Mark the claim done with the answer for replays, if the caller still
-/// holds it; answers whether the user is new. SQLite-only text: PostgreSQL
-/// does the whole login in one statement (`sql::PG_COMPLETE_LOGIN`).
-const CLAIM_DONE: &str =
-    "UPDATE login_claims SET state = 'done', session_id = $3, sealed_token = $4,
-       openid = $5, unionid = $6, session_expires_at = $7,
-       new_user = NOT EXISTS (SELECT 1 FROM users WHERE appid = $8 AND openid = $5)
-     WHERE claim_key = $1 AND owner = $2 AND state = 'pending'
-     RETURNING new_user";
-
-#[async_trait]
-impl ClaimStore for SqliteStore {
-    async fn claim(&self, c: &Claim<'_>) -> Result<ClaimState, StoreError> {
-        // Lazy: the database lives and dies with this process, so a claim is
-        // only lost together with its holder's login, and the login's durable
-        // commit flushes it anyway.
-        let (key, appid, owner) = (*c.key, c.appid.clone(), c.owner.clone());
-        let (now, lease_until, expires_at) = (c.now, c.lease_until, c.expires_at);
-        self.writer
-            .write(Durability::Lazy, move |conn| {
-                let params: [&dyn ToSql; 6] = [
-                    &&key.0[..],
-                    &appid.as_str(),
-                    &owner.as_str(),
-                    &lease_until,
-                    &expires_at,
-                    &now,
-                ];
-                if query_one(conn, sql::TAKE_CLAIM, &params, |_| Ok(()))?.is_some() {
-                    return Ok(ClaimState::Acquired);
-                }
-                let state = query_one(conn, sql::READ_CLAIM, &[&&key.0[..]], |r| {
-                    rows::claim(r, &owner)
-                })?;
-                // Deleted between the two statements cannot happen here (one
-                // writer); kept as "ask again" for symmetry with the servers.
-                Ok(state.unwrap_or(ClaimState::Pending))
-            })
-            .await
-    }
-
-    async fn complete_login(
-        &self,
-        c: &Claim<'_>,
-        user: &UserUpsert,
-        session: &SessionRecord,
-        record: &LoginRecord,
-    ) -> Result<Option<bool>, StoreError> {
-        let (key, owner) = (*c.key, c.owner.clone());
-        let (user, session, record) = (user.clone(), session.clone(), record.clone());
-        self.writer
-            .write(Durability::Durable, move |conn| {
-                let params: [&dyn ToSql; 8] = [
-                    &&key.0[..],
-                    &owner.as_str(),
-                    &record.session_id.as_str(),
-                    &record.sealed_token,
-                    &record.openid.as_str(),
-                    &record.unionid.as_ref().map(|u| u.as_str()),
-                    &record.expires_at,
-                    &user.appid.as_str(),
-                ];
-                let Some(new_user) = query_one(conn, CLAIM_DONE, &params, |r| {
-                    r.get::<_, bool>(0).map_err(corrupt)
-                })?
-                else {
-                    return Ok(None);
-                };
-                upsert_user_in(conn, &user)?;
-                insert_session_in(conn, &session)?;
-                Ok(Some(new_user))
-            })
-            .await
-    }
-
-    async fn fail_claim(
-        &self,
-        key: &ClaimKey,
-        owner: &Owner,
-        refusal: Refusal,
-    ) -> Result<(), StoreError> {
-        let (key, owner) = (*key, owner.clone());
-        self.writer
-            .write(Durability::Lazy, move |conn| {
-                execute(
-                    conn,
-                    sql::FAIL_CLAIM,
-                    &[&&key.0[..], &owner.as_str(), &refusal.as_str()],
-                )
-                .map(drop)
-            })
-            .await
-    }
-
-    async fn release_claim(&self, key: &ClaimKey, owner: &Owner) -> Result<(), StoreError> {
-        let (key, owner) = (*key, owner.clone());
-        self.writer
-            .write(Durability::Lazy, move |conn| {
-                execute(conn, sql::RELEASE_CLAIM, &[&&key.0[..], &owner.as_str()]).map(drop)
-            })
-            .await
-    }
-}
-
-#[async_trait]
-impl TokenStore for SqliteStore {
-    async fn get_access_token(&self, appid: &AppId) -> Result<Option<CachedToken>, StoreError> {
-        let appid = appid.clone();
-        self.read(move |conn| {
-            query_one(conn, sql::GET_TOKEN, &[&appid.as_str()], |r| rows::token(r))
-        })
-        .await
-    }
-
-    async fn put_access_token(
-        &self,
-        appid: &AppId,
-        token: &CachedToken,
-    ) -> Result<bool, StoreError> {
-        let (appid, token) = (appid.clone(), token.clone());
-        self.writer
-            .write(Durability::Durable, move |conn| {
-                let params: [&dyn ToSql; 4] = [
-                    &appid.as_str(),
-                    &token.sealed_token,
-                    &token.expires_at,
-                    &token.fence,
-                ];
-                Ok(execute(conn, sql::PUT_TOKEN, &params)? == 1)
-            })
-            .await
-    }
-}
-
-#[async_trait]
-impl LockStore for SqliteStore {
-    async fn try_lock(
-        &self,
-        name: &LockName,
-        owner: &Owner,
-        now: UnixTime,
-        lease_until: UnixTime,
-    ) -> Result<Option<i64>, StoreError> {
-        let (name, owner) = (name.clone(), owner.clone());
-        self.writer
-            .write(Durability::Durable, move |conn| {
-                let params: [&dyn ToSql; 4] = [&name.as_str(), &owner.as_str(), &lease_until, &now];
-                query_one(conn, sql::TRY_LOCK, &params, |r| r.get(0).map_err(corrupt))
-            })
-            .await
-    }
-
-    async fn unlock(&self, name: &LockName, owner: &Owner) -> Result<(), StoreError> {
-        let (name, owner) = (name.clone(), owner.clone());
-        self.writer
-            .write(Durability::Durable, move |conn| {
-                execute(conn, sql::UNLOCK, &[&name.as_str(), &owner.as_str()]).map(drop)
-            })
-            .await
-    }
-}
-
-#[async_trait]
-impl Store for SqliteStore {
-    fn alive(&self) -> Result<(), StoreError> {
-        self.writer.health.check()
-    }
-
-    async fn ping(&self) -> Result<(), StoreError> {
-        self.alive()?;
-        self.read(|conn| {
-            conn.query_row("SELECT 1", [], |_| Ok(()))
-                .map_err(unavailable)
-        })
-        .await
-    }
-
-    async fn purge_expired(&self, now: UnixTime) -> Result<u64, StoreError> {
-        // Lazy: a purge lost with the machine is redone by the next one.
-        self.writer
-            .write(Durability::Lazy, move |conn| {
-                let claims = execute(conn, sql::PURGE_CLAIMS, &[&now])?;
-                let sessions = execute(
-                    conn,
-                    sql::PURGE_SESSIONS,
-                    &[&(now - SESSION_AFTERLIFE), &(now - REVOKED_AFTERLIFE)],
-                )?;
-                Ok((claims + sessions) as u64)
             })
             .await
     }

@@ -4,6 +4,7 @@
 use std::sync::Arc;
 
 use super::*;
+use crate::store::{SessionStore, Store, UserStore};
 
 const NOW: UnixTime = 1_700_000_000;
 

@@ -10,18 +10,19 @@ use wxlogin::store::{SqliteTarget, StoreUrl};
 use crate::helpers::*;
 use crate::support::{PgSchema, pg_exec};
 
-/// When the fixtures' logins were made, and their (token, openid) answers.
-const WRITTEN_AT: i64 = 1_796_626_467;
+/// When each fixture's logins were made, and their (token, openid) answers.
+const SQLITE_WRITTEN_AT: i64 = 1_796_638_283;
 const SQLITE_LOGINS: [(&str, &str); 2] = [
     (
-        "wxl_o-9sq0fvC9Ut80Xi8ZeTnNxv9C0zsF9CQwi5qpKp2hU",
-        "oX2m7JKDmG2ycFqwnQ5HLyIMwzdf",
+        "wxl_iRl3ed4Emp7awma_cSnqxhPGTT-PBlexykqKxGZs5XY",
+        "o90MNQpKuFvXv1GYqg8-rnFXinLx",
     ),
     (
-        "wxl_7Kyka2m6Xgk-IoYFT2DLcgUWIteEQXx8WOid9T1I8B4",
-        "otvvwNGMjoTuDjxdhjrFuJhjTtzu",
+        "wxl_L2cupFU7comqbznuCbpiA0GdVfi-XgFQpOdGErJRzpg",
+        "ocKxxLBy1wMj_bp8Qr_yu9v-gJh2",
     ),
 ];
+const POSTGRES_WRITTEN_AT: i64 = 1_796_626_467;
 const POSTGRES_LOGINS: [(&str, &str); 2] = [
     (
         "wxl_T72xkbMPZMpLmIjOkldMKULkoc1MUFJO_RtZPTw675w",
@@ -46,13 +47,13 @@ fn fixture_data_key() -> secrecy::SecretString {
 
 /// Every session of the old database still verifies, for its user, and new
 /// logins work beside them.
-async fn sessions_survive(store: StoreUrl, logins: &[(&str, &str)]) {
+async fn sessions_survive(store: StoreUrl, written_at: i64, logins: &[(&str, &str)]) {
     let app = spawn_app_with(|s| {
         s.store = store;
         s.data_key = Some(fixture_data_key());
     })
     .await;
-    app.clock.advance(WRITTEN_AT + 3600 - app.clock.now());
+    app.clock.advance(written_at + 3600 - app.clock.now());
     for (token, openid) in logins {
         let response = app.get_bearer("/v1/session", token).await;
         assert_eq!(response.status(), StatusCode::OK, "{openid}'s session");
@@ -70,6 +71,7 @@ async fn a_sqlite_database_of_the_previous_release_upgrades_in_place() {
     std::fs::copy(fixture("v0-sqlx.db"), &path).unwrap();
     sessions_survive(
         StoreUrl::Sqlite(SqliteTarget::File(path.clone())),
+        SQLITE_WRITTEN_AT,
         &SQLITE_LOGINS,
     )
     .await;
@@ -101,5 +103,5 @@ async fn a_postgres_schema_of_the_previous_release_upgrades_in_place() {
     .await
     .unwrap();
     let url = StoreUrl::parse(&schema.url()).unwrap();
-    sessions_survive(url, &POSTGRES_LOGINS).await;
+    sessions_survive(url, POSTGRES_WRITTEN_AT, &POSTGRES_LOGINS).await;
 }

@@ -1,4 +1,4 @@
-//! The six WeChat endpoints as pure functions of the state: parameters in,
+//! The WeChat endpoints as pure functions of the state: parameters in,
 //! success body or errcode out, checks in the order WECHAT_API.md §8 gives.
 //! No HTTP here (that is `http.rs`), so the ordering rules read top to bottom.
 
@@ -65,6 +65,7 @@ pub(crate) fn handle(state: &mut State, endpoint: SimEndpoint, call: &Call<'_>) 
         SimEndpoint::GetUserPhoneNumber => phone_number(state, call),
         SimEndpoint::CheckSession => check_session(state, call).map(|_| ok()),
         SimEndpoint::ResetUserSessionKey => reset_session_key(state, call),
+        SimEndpoint::CheckEncryptedMsg => check_encrypted_msg(state, call),
     }
 }
 
@@ -250,4 +251,22 @@ fn reset_session_key(state: &mut State, call: &Call<'_>) -> Outcome {
         "openid": user.openid,
         "session_key": user.key.expose_secret(),
     }))
+}
+
+/// Whether the simulator issued the open data whose hex SHA-256 is
+/// `encrypted_msg_hash`, to this token's app. Unknown data answers
+/// `vaild:false` without `create_time` (WeChat documents no other shape).
+fn check_encrypted_msg(state: &mut State, call: &Call<'_>) -> Outcome {
+    let appid = token_app(state, call)?;
+    let body = call.json()?;
+    let hash = field(&body, "encrypted_msg_hash").ok_or(code::DATA_FORMAT)?;
+    let mut answer = ok();
+    match state.issued.created(&appid, hash) {
+        Some(created) => {
+            answer["vaild"] = Value::Bool(true);
+            answer["create_time"] = Value::from(created);
+        }
+        None => answer["vaild"] = Value::Bool(false),
+    }
+    Ok(answer)
 }

@@ -76,16 +76,19 @@ pub enum SimEndpoint {
     GetUserPhoneNumber,
     CheckSession,
     ResetUserSessionKey,
+    #[serde(rename = "checkencryptedmsg", alias = "check_encrypted_msg")]
+    CheckEncryptedMsg,
 }
 
 impl SimEndpoint {
-    pub const ALL: [SimEndpoint; 6] = [
+    pub const ALL: [SimEndpoint; 7] = [
         Self::Code2Session,
         Self::StableToken,
         Self::Token,
         Self::GetUserPhoneNumber,
         Self::CheckSession,
         Self::ResetUserSessionKey,
+        Self::CheckEncryptedMsg,
     ];
 
     /// The URL path WeChat serves it at.
@@ -97,6 +100,7 @@ impl SimEndpoint {
             Self::GetUserPhoneNumber => "/wxa/business/getuserphonenumber",
             Self::CheckSession => "/wxa/checksession",
             Self::ResetUserSessionKey => "/wxa/resetusersessionkey",
+            Self::CheckEncryptedMsg => "/wxa/business/checkencryptedmsg",
         }
     }
 
@@ -109,12 +113,16 @@ impl SimEndpoint {
             Self::GetUserPhoneNumber => "get_user_phone_number",
             Self::CheckSession => "check_session",
             Self::ResetUserSessionKey => "reset_user_session_key",
+            Self::CheckEncryptedMsg => "checkencryptedmsg",
         }
     }
 
     /// Whether WeChat only accepts a JSON POST here (the others are GET).
     pub(crate) fn is_post(self) -> bool {
-        matches!(self, Self::StableToken | Self::GetUserPhoneNumber)
+        matches!(
+            self,
+            Self::StableToken | Self::GetUserPhoneNumber | Self::CheckEncryptedMsg
+        )
     }
 }
 

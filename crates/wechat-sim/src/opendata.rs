@@ -2,9 +2,12 @@
 //! shapes (WECHAT_API.md §7), encrypted under the user's current key with a
 //! fresh iv, plus `rawData` and its SHA-1 signature for the profile.
 
+use std::collections::{HashMap, VecDeque};
+
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use serde::Serialize;
+use sha2::{Digest as _, Sha256};
 use wechat::crypto::{encrypt_open_data, raw_data_signature};
 
 use crate::ids;
@@ -149,6 +152,40 @@ pub(crate) fn seal(
             .map(|raw| raw_data_signature(raw, &user.key)),
         raw_data,
     })
+}
+
+/// Remembers the `encryptedData` the simulator issued, for
+/// `checkencryptedmsg`, keyed by hex SHA-256 of the base64 text (what the
+/// official page asks for; see `wechat::Client::check_encrypted_msg`).
+/// WeChat's reported 3-day horizon is not modelled (uncertain); the oldest
+/// entries are forgotten past `ISSUED_KEPT`, so long benchmarks stay bounded.
+#[derive(Debug, Default)]
+pub(crate) struct Issued {
+    by_hash: HashMap<String, (String, i64)>,
+    order: VecDeque<String>,
+}
+
+const ISSUED_KEPT: usize = 100_000;
+
+impl Issued {
+    pub fn record(&mut self, appid: &str, encrypted_data: &str, now_unix: i64) {
+        let hash = hex::encode(Sha256::digest(encrypted_data.as_bytes()));
+        if self.order.len() >= ISSUED_KEPT
+            && let Some(oldest) = self.order.pop_front()
+        {
+            self.by_hash.remove(&oldest);
+        }
+        self.order.push_back(hash.clone());
+        self.by_hash.insert(hash, (appid.to_owned(), now_unix));
+    }
+
+    /// When data with this hash was issued to `appid`, if it was.
+    pub fn created(&self, appid: &str, hash: &str) -> Option<i64> {
+        self.by_hash
+            .get(&hash.to_ascii_lowercase())
+            .filter(|(app, _)| app == appid)
+            .map(|(_, at)| *at)
+    }
 }
 
 #[cfg(test)]

@@ -138,10 +138,12 @@ impl Simulator {
         kind: OpenDataKind,
     ) -> Result<OpenDataBlob, SimError> {
         let now_unix = self.inner.clock.now_unix();
-        let state = self.lock();
+        let mut state = self.lock();
         let bound = state.app(appid)?.spec.bound_to_open_platform;
         let user = state.user(appid, openid)?;
-        opendata::seal(appid, bound, user, kind, now_unix)
+        let blob = opendata::seal(appid, bound, user, kind, now_unix)?;
+        state.issued.record(appid, &blob.encrypted_data, now_unix);
+        Ok(blob)
     }
 
     pub fn set_rotation(&self, rotation: Rotation) {

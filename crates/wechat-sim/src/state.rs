@@ -12,6 +12,7 @@ use crate::faults::FaultTable;
 use crate::ids;
 use crate::model::{AppSpec, Rotation, SimError, UserSpec};
 use crate::observe::Observed;
+use crate::opendata::Issued;
 use crate::tokens::Tokens;
 
 /// Login and phone codes live 5 minutes.
@@ -111,6 +112,8 @@ pub(crate) struct State {
     pub tokens: Tokens,
     pub faults: FaultTable,
     pub observed: Observed,
+    /// Open data handed out, for `checkencryptedmsg`.
+    pub issued: Issued,
     mints_since_purge: u32,
 }
 

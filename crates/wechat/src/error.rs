@@ -117,6 +117,7 @@ pub enum Endpoint {
     GetUserPhoneNumber,
     CheckSession,
     ResetUserSessionKey,
+    CheckEncryptedMsg,
 }
 
 impl Endpoint {
@@ -128,6 +129,7 @@ impl Endpoint {
             Self::GetUserPhoneNumber => "wxa/business/getuserphonenumber",
             Self::CheckSession => "wxa/checksession",
             Self::ResetUserSessionKey => "wxa/resetusersessionkey",
+            Self::CheckEncryptedMsg => "wxa/business/checkencryptedmsg",
         }
     }
 }

@@ -19,7 +19,7 @@ pub mod crypto;
 mod error;
 mod types;
 
-pub use api::{Code2Session, PhoneInfo, TokenGrant};
+pub use api::{Code2Session, EncryptedMsgCheck, PhoneInfo, TokenGrant, encrypted_msg_hash};
 pub use client::{Client, ClientBuilder, ConfigError, DEFAULT_BASE_URL, RetryPolicy};
 pub use error::{ApiError, Endpoint, ErrCode, Error, extract_rid};
 pub use types::{

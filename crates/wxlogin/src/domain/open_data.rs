@@ -33,6 +33,9 @@ pub struct Decrypted {
     pub watermark_timestamp: i64,
     /// True when the previous (rotated-out) key was needed.
     pub used_previous_key: bool,
+    /// The session's user, whose key opened the data.
+    pub appid: AppId,
+    pub openid: OpenId,
 }
 
 /// A user's session_keys, opened: the current one, and the previous one with
@@ -192,6 +195,8 @@ impl Core {
                         data: open.data,
                         watermark_timestamp: open.watermark.timestamp,
                         used_previous_key: tried > 1,
+                        appid: AppId::parse(appid.as_str()).map_err(|_| Error::Internal)?,
+                        openid: openid.clone(),
                     });
                 }
                 Err(e) if e.may_be_wrong_key() => continue,

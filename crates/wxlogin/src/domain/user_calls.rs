@@ -1,11 +1,13 @@
 //! WeChat calls made on behalf of a logged-in user with the app's managed
-//! access_token: phone number, `checksession`, `resetusersessionkey`.
+//! access_token: phone number, `checksession`, `resetusersessionkey`,
+//! `checkencryptedmsg`.
 
 use std::sync::Arc;
 
-use wechat::{PhoneCode, PhoneInfo};
+use wechat::{EncryptedMsgCheck, PhoneCode, PhoneInfo};
 
 use super::login::{aad, valid_code_shape};
+use super::open_data::Decrypted;
 use super::user_limits::UserCall;
 use super::{Core, Error};
 use crate::store::UserUpsert;
@@ -47,6 +49,35 @@ impl Core {
             return Err(Error::WatermarkMismatch);
         }
         Ok(info)
+    }
+
+    /// Ask WeChat whether it issued the `encrypted_data` that `decrypted` was
+    /// opened from (`checkencryptedmsg`; see `wechat::Client::check_encrypted_msg`
+    /// for what is uncertain about it). Counted in the user's limits: it
+    /// spends the app's quota. `open_data_not_authentic` when WeChat says no.
+    pub async fn check_open_data(
+        self: &Arc<Self>,
+        decrypted: &Decrypted,
+        encrypted_data: &str,
+    ) -> Result<EncryptedMsgCheck, Error> {
+        self.user_limits
+            .check(UserCall::OpenDataCheck, &decrypted.appid, &decrypted.openid)?;
+        let check = self
+            .with_access_token(decrypted.appid.as_str(), |access_token| async move {
+                self.wechat
+                    .check_encrypted_msg(&access_token, encrypted_data)
+                    .await
+            })
+            .await?;
+        if !check.valid {
+            return Err(Error::InvalidOpenData {
+                code: "open_data_not_authentic",
+                detail: "WeChat does not vouch for this encrypted_data: altered, \
+                         older than WeChat keeps, or issued to another app"
+                    .into(),
+            });
+        }
+        Ok(check)
     }
 
     /// Ask WeChat whether the stored session_key is still the user's current one.

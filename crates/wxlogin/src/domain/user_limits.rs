@@ -1,5 +1,5 @@
 //! Per-user limits of the calls that spend the app's WeChat quota (phone
-//! number, `checksession`) or write rows (refresh). A logged-in client
+//! number, `checksession`, `checkencryptedmsg`) or write rows (refresh). A logged-in client
 //! looping on them would otherwise drive hundreds of upstream calls or
 //! durable writes a second from one token. Each user (appid, openid) gets
 //! `sessions.user_calls_per_minute` of each kind, shared by all of the
@@ -20,6 +20,7 @@ pub(crate) enum UserCall {
     Phone,
     CheckSession,
     Refresh,
+    OpenDataCheck,
 }
 
 type Key = (UserCall, AppId, OpenId);

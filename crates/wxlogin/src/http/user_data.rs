@@ -29,6 +29,11 @@ pub struct DecryptRequest {
     #[serde(alias = "rawData")]
     pub raw_data: Option<String>,
     pub signature: Option<String>,
+    /// After decrypting, ask WeChat whether it issued this `encrypted_data`
+    /// (`checkencryptedmsg`): for legacy encrypted phone data, which its owner
+    /// could otherwise alter. Spends the app's quota; limited per user.
+    #[serde(default)]
+    pub check_with_wechat: bool,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -36,6 +41,19 @@ pub struct DecryptResponse {
     /// The decrypted JSON object, watermark included.
     #[schema(value_type = Object)]
     pub data: Map<String, Value>,
+    /// WeChat's answer, when `check_with_wechat` was asked.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub wechat_check: Option<WechatCheck>,
+}
+
+/// WeChat vouched for the data (`checkencryptedmsg`).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct WechatCheck {
+    /// Always true here: a false answer is the `open_data_not_authentic` error.
+    pub valid: bool,
+    /// When WeChat made the data (unix seconds), when it says.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub create_time: Option<i64>,
 }
 
 /// Decrypt open data (user info, phone number, share info) with the session's
@@ -48,9 +66,11 @@ pub struct DecryptResponse {
     request_body = DecryptRequest,
     responses(
         (status = 200, body = DecryptResponse),
-        (status = 400, description = "invalid_base64, invalid_iv, invalid_encrypted_data, invalid_open_data, watermark_mismatch, bad_signature, invalid_request", body = ErrorBody),
+        (status = 400, description = "invalid_base64, invalid_iv, invalid_encrypted_data, invalid_open_data, watermark_mismatch, bad_signature, openid_mismatch, open_data_not_authentic, invalid_request", body = ErrorBody),
         (status = 401, description = "unauthorized, invalid_token", body = ErrorBody),
         (status = 409, description = "session_key_stale: call wx.login, log in, fetch the data again", body = ErrorBody),
+        (status = 429, description = "rate_limited (check_with_wechat only)", body = ErrorBody),
+        (status = 502, description = "upstream_unavailable (check_with_wechat only)", body = ErrorBody),
     )
 )]
 pub async fn decrypt(
@@ -66,8 +86,21 @@ pub async fn decrypt(
         signature: request.signature,
     };
     let decrypted = state.core.decrypt(&token, app.as_deref(), &input).await?;
+    let wechat_check = if request.check_with_wechat {
+        let check = state
+            .core
+            .check_open_data(&decrypted, &input.encrypted_data)
+            .await?;
+        Some(WechatCheck {
+            valid: check.valid,
+            create_time: check.create_time,
+        })
+    } else {
+        None
+    };
     Ok(Json(DecryptResponse {
         data: decrypted.data,
+        wechat_check,
     }))
 }
 

@@ -538,3 +538,74 @@ async fn a_failing_token_refresh_backs_off_and_recovers_when_wechat_does() {
     let (status, body) = access_token(&app, &app.http).await;
     assert_eq!(status, StatusCode::OK, "{body}");
 }
+
+/// `check_with_wechat` asks WeChat (`checkencryptedmsg`) about the data after
+/// decrypting it: what WeChat issued passes, data its owner made with their
+/// own session_key (AES-CBC has no MAC) decrypts but is refused, and the check
+/// spends quota, so it is limited per user.
+#[tokio::test]
+async fn check_with_wechat_vouches_for_issued_data_and_refuses_forged_data() {
+    let app = spawn_app_with(|s| s.sessions.user_calls_per_minute = 2).await;
+    let (token, openid, _) = app.login(APP_A).await;
+    let blob = app
+        .sim()
+        .open_data(APP_A, &openid, OpenDataKind::Phone)
+        .unwrap();
+    let issued = json!({"encrypted_data": blob.encrypted_data, "iv": blob.iv});
+
+    let body: Value = decrypt(&app, &token, issued.clone())
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert!(body.get("wechat_check").is_none(), "{body}");
+    assert_eq!(app.sim().calls(SimEndpoint::CheckEncryptedMsg), 0);
+
+    let mut checked = issued.clone();
+    checked["check_with_wechat"] = json!(true);
+    let response = decrypt(&app, &token, checked).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["wechat_check"]["valid"], true);
+    assert_eq!(
+        body["wechat_check"]["create_time"],
+        body["data"]["watermark"]["timestamp"]
+    );
+    assert_eq!(app.sim().calls(SimEndpoint::CheckEncryptedMsg), 1);
+
+    // The user re-encrypts a number of their choosing under their own key,
+    // with a correct watermark: it decrypts, WeChat never issued it.
+    let key = wechat::SessionKey::parse(&app.sim().session_key(APP_A, &openid).unwrap()).unwrap();
+    let forged_plain = json!({
+        "phoneNumber": "13900000000",
+        "purePhoneNumber": "13900000000",
+        "countryCode": "86",
+        "watermark": {"timestamp": app.sim().clock().now_unix(), "appid": APP_A},
+    });
+    let iv = [7u8; 16];
+    let forged = json!({
+        "encrypted_data": wechat::crypto::encrypt_open_data(&key, &iv, forged_plain.to_string().as_bytes()),
+        "iv": base64::Engine::encode(&base64::engine::general_purpose::STANDARD, iv),
+    });
+    assert_eq!(
+        decrypt(&app, &token, forged.clone()).await.status(),
+        StatusCode::OK
+    );
+    let mut forged_checked = forged;
+    forged_checked["check_with_wechat"] = json!(true);
+    let got = error_code(decrypt(&app, &token, forged_checked.clone()).await).await;
+    assert_eq!(
+        got,
+        (
+            StatusCode::BAD_REQUEST,
+            "open_data_not_authentic".to_owned()
+        )
+    );
+    // Two checks a minute for this user: the third is refused before WeChat.
+    let got = error_code(decrypt(&app, &token, forged_checked).await).await;
+    assert_eq!(
+        got,
+        (StatusCode::TOO_MANY_REQUESTS, "rate_limited".to_owned())
+    );
+    assert_eq!(app.sim().calls(SimEndpoint::CheckEncryptedMsg), 2);
+}

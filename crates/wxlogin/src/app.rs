@@ -35,14 +35,17 @@ pub async fn build_state(
     clock: Arc<dyn Clock>,
 ) -> Result<Arc<HttpState>, StartupError> {
     let store = store::open(&config.store, true).await?;
-    let core = Arc::new(Core::new(
-        store,
-        config.wechat.clone(),
-        clock,
-        config.data_key.clone(),
-        config.apps.clone(),
-        config.policy,
-    ));
+    let core = Arc::new(
+        Core::new(
+            store,
+            config.wechat.clone(),
+            clock,
+            config.data_key.clone(),
+            config.apps.clone(),
+            config.policy,
+        )
+        .with_identity(config.identity),
+    );
     Ok(Arc::new(HttpState {
         core,
         limiter: http::login::LoginLimiter::new(config.rate_limits),

@@ -13,7 +13,7 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use wechat::{AppId, AppSecret};
 
-use crate::domain::{App, Apps, DataKey, Policy};
+use crate::domain::{App, Apps, DataKey, IdentityPolicy, Policy};
 use crate::store::StoreUrl;
 use crate::telemetry::LogFormat;
 
@@ -76,6 +76,7 @@ pub struct Settings {
     pub log_format: LogFormat,
     pub rate_limits: RateLimits,
     pub sessions: Policy,
+    pub identity: IdentityPolicy,
     pub http: HttpSettings,
     pub apps: Vec<AppSettings>,
 }
@@ -99,6 +100,7 @@ impl Default for Settings {
             log_format: LogFormat::Text,
             rate_limits: RateLimits::default(),
             sessions: Policy::default(),
+            identity: IdentityPolicy::default(),
             http: HttpSettings::default(),
             apps: Vec::new(),
         }
@@ -248,7 +250,11 @@ impl Settings {
             if apps.iter().any(|a: &App| a.appid == appid) {
                 return Err(invalid(format!("{setting}.appid"), "configured twice"));
             }
-            apps.push(App { appid, secret });
+            apps.push(App {
+                appid,
+                secret,
+                platform: crate::ids::Platform::Wechat,
+            });
         }
         let p = self.sessions;
         if p.session_ttl <= 0
@@ -300,6 +306,7 @@ impl Settings {
             log_format: self.log_format,
             rate_limits: self.rate_limits,
             policy: p,
+            identity: self.identity,
             apps: Apps::new(apps),
         })
     }
@@ -319,5 +326,6 @@ pub struct Config {
     pub log_format: LogFormat,
     pub rate_limits: RateLimits,
     pub policy: Policy,
+    pub identity: IdentityPolicy,
     pub apps: Apps,
 }

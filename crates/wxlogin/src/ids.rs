@@ -43,6 +43,96 @@ impl fmt::Display for SessionId {
     }
 }
 
+/// A user's own id, stable across the user's identities (apps, platforms):
+/// a UUIDv7, kept as its lowercase hyphenated text.
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct UserId(String);
+
+impl UserId {
+    pub fn generate() -> Self {
+        Self(uuid::Uuid::now_v7().to_string())
+    }
+
+    /// Any UUID (ids written by a migration are v7-shaped too), normalised.
+    pub fn parse(s: &str) -> Option<Self> {
+        let id = uuid::Uuid::try_parse(s).ok()?;
+        Some(Self(id.hyphenated().to_string()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for UserId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "UserId({})", self.0)
+    }
+}
+
+impl fmt::Display for UserId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// The mini program platform an identity belongs to. An openid or unionid
+/// means something only within its platform.
+#[derive(
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    Debug,
+    Default,
+    serde::Serialize,
+    serde::Deserialize,
+    utoipa::ToSchema,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum Platform {
+    #[default]
+    Wechat,
+    Douyin,
+    Alipay,
+    Qq,
+    Baidu,
+    Wecom,
+}
+
+impl Platform {
+    pub const ALL: [Platform; 6] = [
+        Self::Wechat,
+        Self::Douyin,
+        Self::Alipay,
+        Self::Qq,
+        Self::Baidu,
+        Self::Wecom,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Wechat => "wechat",
+            Self::Douyin => "douyin",
+            Self::Alipay => "alipay",
+            Self::Qq => "qq",
+            Self::Baidu => "baidu",
+            Self::Wecom => "wecom",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|p| p.as_str() == s)
+    }
+}
+
+impl fmt::Display for Platform {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// SHA-256 of a session token: what the store keys sessions by. A database
 /// leak does not yield usable tokens.
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
@@ -167,6 +257,19 @@ mod tests {
         assert_eq!(SessionId::parse(""), None);
         assert_eq!(SessionId::parse("a\0b"), None);
         assert_eq!(SessionId::parse(&"a".repeat(65)), None);
+    }
+
+    #[test]
+    fn user_ids_are_normalised_uuids_and_platforms_round_trip() {
+        let id = UserId::generate();
+        assert_eq!(UserId::parse(id.as_str()), Some(id.clone()));
+        let upper = id.as_str().to_uppercase();
+        assert_eq!(UserId::parse(&upper), Some(id));
+        assert_eq!(UserId::parse("not-a-uuid"), None);
+        for p in Platform::ALL {
+            assert_eq!(Platform::parse(p.as_str()), Some(p));
+        }
+        assert_eq!(Platform::parse("WeChat"), None);
     }
 
     #[test]

@@ -7,10 +7,17 @@ mod support;
 use std::sync::{Arc, LazyLock};
 
 use wxlogin::domain::token::SessionToken;
-use wxlogin::ids::{AppId, ClaimKey, LockName, OpenId, Owner, Refusal, SessionId, UnionId};
-use wxlogin::store::{
-    self, CachedToken, Claim, ClaimState, LoginRecord, SessionRecord, Store, StoreUrl, UserUpsert,
+use wxlogin::ids::{
+    AppId, ClaimKey, LockName, OpenId, Owner, Platform, Refusal, SessionId, UnionId, UserId,
 };
+use wxlogin::store::{
+    self, CachedToken, Claim, ClaimState, IdentityUpsert, LoginRecord, SessionRecord, Store,
+    StoreUrl,
+};
+
+#[path = "store_conformance/users.rs"]
+mod users;
+use users::*;
 
 const T0: i64 = 1_800_000_000;
 
@@ -40,11 +47,26 @@ fn code(text: &str) -> ClaimKey {
     ClaimKey::of(&APP, text)
 }
 
+/// The user a new identity `openid` gets in these tests: fixed per openid,
+/// so a stored session can be compared with the one proposed.
+fn uid(openid: &str) -> UserId {
+    let n = openid.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
+    });
+    UserId::parse(&format!(
+        "00000000-0000-7000-8000-{:012x}",
+        n & 0xffff_ffff_ffff
+    ))
+    .unwrap()
+}
+
 fn session(id: &str, openid: &str, expires_at: i64, idle: i64) -> (SessionToken, SessionRecord) {
     let token = SessionToken::generate();
     let record = SessionRecord {
         id: sid(id),
+        family: sid(id),
         token_hash: token.hash(),
+        user_id: uid(openid),
         appid: app(),
         openid: oid(openid),
         unionid: Some(UnionId::parse("ounion").unwrap()),
@@ -56,8 +78,9 @@ fn session(id: &str, openid: &str, expires_at: i64, idle: i64) -> (SessionToken,
     (token, record)
 }
 
-fn user(openid: &str, key: &[u8], now: i64) -> UserUpsert {
-    UserUpsert {
+fn user(openid: &str, key: &[u8], now: i64) -> IdentityUpsert {
+    IdentityUpsert {
+        platform: Platform::Wechat,
         appid: app(),
         openid: oid(openid),
         unionid: None,
@@ -66,6 +89,8 @@ fn user(openid: &str, key: &[u8], now: i64) -> UserUpsert {
         now,
         previous_key_until: now + 600,
         key_at: now * 1000,
+        new_user_id: uid(openid),
+        link_by_unionid: true,
     }
 }
 
@@ -102,7 +127,8 @@ pub async fn sessions_are_found_by_hash_and_expire_at_the_boundary(store: Arc<dy
         store
             .complete_login(&c, &user("o1", b"k1", T0), &s, &record("s1"))
             .await
-            .unwrap(),
+            .unwrap()
+            .map(|c| c.new_identity),
         Some(true)
     );
     let found = store.find_session(&token.hash()).await.unwrap().unwrap();
@@ -238,20 +264,31 @@ pub async fn replace_session_is_atomic_and_refuses_a_dead_session(store: Arc<dyn
 }
 
 pub async fn a_key_rotation_keeps_the_previous_key_with_its_grace(store: Arc<dyn Store>) {
-    assert!(store.upsert_user(&user("o1", b"k1", T0)).await.unwrap());
-    let u = store.get_user(&app(), &oid("o1")).await.unwrap().unwrap();
+    assert!(
+        store
+            .upsert_identity(&user("o1", b"k1", T0))
+            .await
+            .unwrap()
+            .new_identity
+    );
+    let u = store
+        .get_identity(&app(), &oid("o1"))
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(u.sealed_session_key, b"k1");
     assert_eq!(u.sealed_previous_key, None);
     // Same key again (same fingerprint): nothing rotates.
     assert!(
         !store
-            .upsert_user(&user("o1", b"k1", T0 + 10))
+            .upsert_identity(&user("o1", b"k1", T0 + 10))
             .await
             .unwrap()
+            .new_identity
     );
     assert_eq!(
         store
-            .get_user(&app(), &oid("o1"))
+            .get_identity(&app(), &oid("o1"))
             .await
             .unwrap()
             .unwrap()
@@ -260,14 +297,15 @@ pub async fn a_key_rotation_keeps_the_previous_key_with_its_grace(store: Arc<dyn
     );
     assert!(
         !store
-            .upsert_user(&user("o1", b"k2", T0 + 20))
+            .upsert_identity(&user("o1", b"k2", T0 + 20))
             .await
             .unwrap()
+            .new_identity
     );
     assert_rotated_from_k1_to_k2_at_t0_plus_20(&store).await;
     assert!(
         store
-            .get_user(&app(), &oid("nobody"))
+            .get_identity(&app(), &oid("nobody"))
             .await
             .unwrap()
             .is_none()
@@ -287,7 +325,7 @@ pub async fn a_login_rotates_the_key_like_an_upsert(store: Arc<dyn Store>) {
         let c = claim(&code, "me", now);
         assert_eq!(store.claim(&c).await.unwrap(), ClaimState::Acquired);
         let (token, s) = session(&format!("r{i}"), "o1", T0 + 1000, T0 + 1000);
-        let u = UserUpsert {
+        let u = IdentityUpsert {
             unionid: Some(UnionId::parse("ounion").unwrap()),
             ..user("o1", key, now)
         };
@@ -299,7 +337,11 @@ pub async fn a_login_rotates_the_key_like_an_upsert(store: Arc<dyn Store>) {
             ..record(s.id.as_str())
         };
         assert_eq!(
-            store.complete_login(&c, &u, &s, &answer).await.unwrap(),
+            store
+                .complete_login(&c, &u, &s, &answer)
+                .await
+                .unwrap()
+                .map(|c| c.new_identity),
             Some(new_user)
         );
         assert_eq!(store.find_session(&token.hash()).await.unwrap(), Some(s));
@@ -307,14 +349,18 @@ pub async fn a_login_rotates_the_key_like_an_upsert(store: Arc<dyn Store>) {
         assert_eq!(store.claim(&c).await.unwrap(), ClaimState::Done(answer));
     }
     assert_rotated_from_k1_to_k2_at_t0_plus_20(&store).await;
-    let u = store.get_user(&app(), &oid("o1")).await.unwrap();
+    let u = store.get_identity(&app(), &oid("o1")).await.unwrap();
     assert_eq!(u.unwrap().unionid.unwrap().as_str(), "ounion");
 }
 
 /// User o1, created at T0 with key k1, got k2 at T0 + 20: k1 stays usable
 /// as the previous key for the 600 s grace of `user()`.
 async fn assert_rotated_from_k1_to_k2_at_t0_plus_20(store: &Arc<dyn Store>) {
-    let u = store.get_user(&app(), &oid("o1")).await.unwrap().unwrap();
+    let u = store
+        .get_identity(&app(), &oid("o1"))
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(u.sealed_session_key, b"k2");
     assert_eq!(u.sealed_previous_key.as_deref(), Some(&b"k1"[..]));
     assert_eq!(u.previous_key_until, Some(T0 + 20 + 600));
@@ -341,20 +387,28 @@ pub async fn a_claim_is_single_flight_replayable_and_fenced(store: Arc<dyn Store
         store
             .complete_login(&a, &user("o1", b"k", T0), &sa, &record("sa"))
             .await
-            .unwrap(),
+            .unwrap()
+            .map(|c| c.new_identity),
         None
     );
     assert!(
         store.find_session(&sa.token_hash).await.unwrap().is_none(),
         "fenced write left nothing"
     );
-    assert!(store.get_user(&app(), &oid("o1")).await.unwrap().is_none());
+    assert!(
+        store
+            .get_identity(&app(), &oid("o1"))
+            .await
+            .unwrap()
+            .is_none()
+    );
     let (_, sb) = session("sb", "o1", T0 + 100, T0 + 100);
     assert_eq!(
         store
             .complete_login(&b_late, &user("o1", b"k", T0), &sb, &record("sb"))
             .await
-            .unwrap(),
+            .unwrap()
+            .map(|c| c.new_identity),
         Some(true)
     );
     let c = claim(&key, "c", T0 + 20);
@@ -501,7 +555,7 @@ pub async fn the_newer_key_wins_whatever_order_logins_commit_in(store: Arc<dyn S
         let c = claim(&code, "me", T0);
         assert_eq!(store.claim(&c).await.unwrap(), ClaimState::Acquired);
         let (_, s) = session(code_text, "o1", T0 + 1000, T0 + 1000);
-        let u = UserUpsert {
+        let u = IdentityUpsert {
             key_at,
             ..user("o1", key, T0)
         };
@@ -515,23 +569,35 @@ pub async fn the_newer_key_wins_whatever_order_logins_commit_in(store: Arc<dyn S
     // The newer login (answered at +20 ms) commits before the older one (+10 ms).
     commit("newer", b"k3", T0 * 1000 + 20).await;
     commit("older", b"k2", T0 * 1000 + 10).await;
-    let u = store.get_user(&app(), &oid("o1")).await.unwrap().unwrap();
+    let u = store
+        .get_identity(&app(), &oid("o1"))
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(u.sealed_session_key, b"k3", "the newer key stays current");
     assert_eq!(u.sealed_previous_key.as_deref(), Some(&b"k1"[..]));
     // An admin reset (an upsert) follows the same rule.
-    let stale = UserUpsert {
+    let stale = IdentityUpsert {
         key_at: T0 * 1000 + 5,
         ..user("o1", b"k4", T0)
     };
-    store.upsert_user(&stale).await.unwrap();
-    let u = store.get_user(&app(), &oid("o1")).await.unwrap().unwrap();
+    store.upsert_identity(&stale).await.unwrap();
+    let u = store
+        .get_identity(&app(), &oid("o1"))
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(u.sealed_session_key, b"k3");
-    let fresh = UserUpsert {
+    let fresh = IdentityUpsert {
         key_at: T0 * 1000 + 30,
         ..user("o1", b"k5", T0 + 1)
     };
-    store.upsert_user(&fresh).await.unwrap();
-    let u = store.get_user(&app(), &oid("o1")).await.unwrap().unwrap();
+    store.upsert_identity(&fresh).await.unwrap();
+    let u = store
+        .get_identity(&app(), &oid("o1"))
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(u.sealed_session_key, b"k5");
     assert_eq!(u.sealed_previous_key.as_deref(), Some(&b"k3"[..]));
 }
@@ -551,6 +617,11 @@ macro_rules! conformance {
                 purge_removes_only_what_is_dead,
                 a_lock_expires_and_fences_a_late_holder,
                 the_newer_key_wins_whatever_order_logins_commit_in,
+                a_unionid_links_apps_and_a_conflict_is_kept_apart_until_merged,
+                without_linking_every_identity_is_a_user_of_its_own,
+                a_refresh_chain_is_revoked_together,
+                the_audit_log_pages_newest_first,
+                a_proved_phone_is_kept_on_the_user,
             );
         }
     };

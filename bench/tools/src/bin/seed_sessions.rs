@@ -19,9 +19,9 @@ use std::time::Instant;
 
 use wxlogin::clock::{Clock, SystemClock};
 use wxlogin::domain::token::SessionToken;
-use wxlogin::ids::{AppId, ClaimKey, OpenId, Owner, SessionId};
+use wxlogin::ids::{AppId, ClaimKey, OpenId, Owner, Platform, SessionId, UserId};
 use wxlogin::store::{
-    self, Claim, ClaimState, LoginRecord, SessionRecord, Store, StoreUrl, UserUpsert,
+    self, Claim, ClaimState, IdentityUpsert, LoginRecord, SessionRecord, Store, StoreUrl,
 };
 
 const APPID: &str = "wx4f4bc4dec97d474b";
@@ -37,9 +37,12 @@ fn usage() -> ! {
 
 fn session(run: &str, i: usize, now: i64) -> (SessionToken, SessionRecord) {
     let token = SessionToken::generate();
+    let id = SessionId::generate();
     let record = SessionRecord {
-        id: SessionId::generate(),
+        family: id.clone(),
+        id,
         token_hash: token.hash(),
+        user_id: UserId::generate(),
         appid: appid(),
         openid: OpenId::parse(&format!("o-seed-{run}-{i:08}")).expect("openid"),
         unionid: None,
@@ -74,7 +77,8 @@ async fn seed_one(
     let (token, session) = session(run, i, now);
     let openid = session.openid.clone();
     // Opaque bytes where a login stores sealed secrets: verify never opens them.
-    let user = UserUpsert {
+    let user = IdentityUpsert {
+        platform: Platform::Wechat,
         appid: appid(),
         openid: openid.clone(),
         unionid: None,
@@ -83,6 +87,8 @@ async fn seed_one(
         now,
         previous_key_until: now + 600,
         key_at: now * 1000,
+        new_user_id: session.user_id.clone(),
+        link_by_unionid: true,
     };
     let record = LoginRecord {
         session_id: session.id.clone(),

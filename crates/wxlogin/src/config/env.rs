@@ -25,12 +25,13 @@ const SETTINGS: &[&str] = &[
     "log_format",
     "rate_limits",
     "sessions",
+    "identity",
     "http",
     "apps",
 ];
 
 /// Tables whose keys are set as `WXLOGIN_TABLE__KEY`.
-const SECTIONS: &[&str] = &["rate_limits", "sessions", "http"];
+const SECTIONS: &[&str] = &["rate_limits", "sessions", "identity", "http"];
 
 /// Read by `Settings::load` itself: a single app without a file.
 const SINGLE_APP: &[&str] = &["appid", "secret", "secret_file"];

@@ -63,6 +63,15 @@ impl ApiKey {
         let digest: [u8; 32] = Sha256::digest(given.as_bytes()).into();
         self.0.ct_eq(&digest).into()
     }
+
+    /// A short public name for the key, for the audit log: 8 hex digits of
+    /// a hash of its hash (nothing usable about the key itself).
+    pub fn id(&self) -> String {
+        let mut h = Sha256::new();
+        h.update(b"wxlogin key id\0");
+        h.update(self.0);
+        hex::encode(&h.finalize()[..4])
+    }
 }
 
 /// The data key ring: `data_key`/`data_key_file` (one key), or

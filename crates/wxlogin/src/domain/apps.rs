@@ -5,11 +5,13 @@ use std::collections::HashMap;
 use wechat::{AppId, AppSecret};
 
 use super::Error;
+use crate::ids::Platform;
 
 #[derive(Debug, Clone)]
 pub struct App {
     pub appid: AppId,
     pub secret: AppSecret,
+    pub platform: Platform,
 }
 
 /// The configured apps. With a single app, requests may omit the appid.
@@ -30,6 +32,13 @@ impl Apps {
 
     pub fn get(&self, appid: &str) -> Option<&App> {
         self.by_id.get(appid)
+    }
+
+    /// The platform of a configured app; a session of an app since removed
+    /// from the configuration is taken as WeChat's (the only platform
+    /// before platforms were configurable).
+    pub fn platform_of(&self, appid: &str) -> Platform {
+        self.get(appid).map_or(Platform::Wechat, |a| a.platform)
     }
 
     pub fn iter(&self) -> impl Iterator<Item = &App> {

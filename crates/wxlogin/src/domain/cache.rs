@@ -184,6 +184,8 @@ mod tests {
         Arc::new(SessionRecord {
             id: crate::ids::SessionId::parse(&format!("s{hash}")).expect("id"),
             token_hash: TokenHash([hash; 32]),
+            user_id: crate::ids::UserId::generate(),
+            family: crate::ids::SessionId::parse(&format!("s{hash}")).expect("id"),
             appid: crate::ids::AppId::parse("wx0000000000000001").expect("appid"),
             openid: crate::ids::OpenId::parse("o1").expect("openid"),
             unionid: None,

@@ -40,6 +40,8 @@ pub enum Error {
     Forbidden,
     #[error("not found")]
     NotFound,
+    #[error("the identity is its user's only one: there is nothing to unlink it from")]
+    OnlyIdentity,
     #[error("{detail}")]
     InvalidOpenData { code: &'static str, detail: String },
     #[error("the data was encrypted for another app (watermark appid differs)")]
@@ -76,6 +78,7 @@ impl Error {
             Self::InvalidToken => "invalid_token",
             Self::Forbidden => "forbidden",
             Self::NotFound => "not_found",
+            Self::OnlyIdentity => "only_identity",
             Self::InvalidOpenData { code, .. } => code,
             Self::WatermarkMismatch => "watermark_mismatch",
             Self::BadSignature => "bad_signature",

@@ -14,14 +14,18 @@ use wechat::JsCode;
 
 use super::token::SessionToken;
 use super::{App, Core, Error};
-use crate::ids::{AppId, ClaimKey, OpenId, Owner, SessionId, UnionId};
-use crate::store::{Claim, ClaimState, LoginRecord, SessionRecord, UserUpsert};
+use crate::ids::{AppId, ClaimKey, OpenId, Owner, Platform, SessionId, UnionId, UserId};
+use crate::store::{Claim, ClaimState, IdentityUpsert, LoginRecord, SessionRecord};
 
 /// A successful login, as returned to the client.
 #[derive(Debug, Clone)]
 pub struct LoginOutcome {
     pub token: SessionToken,
+    /// The session behind the token (a JWT names it in `sid`).
+    pub session_id: String,
     pub expires_at: i64,
+    pub user_id: String,
+    pub platform: Platform,
     pub appid: String,
     pub openid: String,
     pub unionid: Option<String>,
@@ -176,7 +180,9 @@ impl Core {
         let openid = &session.openid;
         let unionid = session.unionid.clone();
         let key_text = session.session_key.expose_secret().as_bytes();
-        let user = UserUpsert {
+        let new_user_id = UserId::generate();
+        let identity = IdentityUpsert {
+            platform: app.platform,
             appid: appid.clone(),
             openid: openid.clone(),
             unionid: unionid.clone(),
@@ -188,9 +194,13 @@ impl Core {
             now,
             previous_key_until: now + self.policy.key_grace,
             key_at,
+            new_user_id: new_user_id.clone(),
+            link_by_unionid: self.identity.link_by_unionid,
         };
         let token = SessionToken::generate();
-        let record = self.new_session_record(&token, appid, openid, unionid.clone(), now);
+        // The store writes the session under the user the identity resolves to.
+        let record =
+            self.new_session_record(&token, &new_user_id, appid, openid, unionid.clone(), now);
         let login = LoginRecord {
             session_id: record.id.clone(),
             sealed_token: self.data_key.seal(
@@ -204,14 +214,14 @@ impl Core {
         };
         let committed = self
             .store
-            .complete_login(claim, &user, &record, &login)
+            .complete_login(claim, &identity, &record, &login)
             .await;
         // The login rotated the user's session_key: drop the cached one now,
         // also on an error, which can come after the commit took effect.
         if let Some(cache) = &self.cache {
             cache.forget_user(openid.as_str());
         }
-        let Some(new_user) = committed? else {
+        let Some(committed) = committed? else {
             // Our lease ran out and another request took the claim over; its
             // upstream call will meet the consumed code.
             tracing::warn!("login claim lost before commit");
@@ -219,16 +229,26 @@ impl Core {
                 wechat_errcode: None,
             });
         };
-        if !new_user {
+        if committed.linked {
+            tracing::info!(user_id = %committed.user_id, "a new identity joined its user by unionid");
+        }
+        if let Some(other) = &committed.conflict {
+            tracing::warn!(user_id = %committed.user_id, other_user_id = %other,
+                "the login's unionid belongs to another user: kept apart, see /v1/admin/conflicts");
+        }
+        if !committed.new_identity {
             self.cap_sessions(appid, openid, now).await;
         }
         Ok(LoginOutcome {
             token,
+            session_id: record.id.to_string(),
             expires_at: record.expires_at,
+            user_id: committed.user_id.to_string(),
+            platform: app.platform,
             appid: appid.to_string(),
             openid: openid.to_string(),
             unionid: unionid.map(|u| u.to_string()),
-            new_user,
+            new_user: committed.new_identity,
         })
     }
 
@@ -270,19 +290,20 @@ impl Core {
             .ok()
             .and_then(SessionToken::parse)
             .ok_or(Error::Internal)?;
-        let alive = self
+        let session = self
             .store
             .find_session(&token.hash())
             .await?
-            .is_some_and(|s| s.is_active(self.clock.now()));
-        if !alive {
-            return Err(Error::CodeUsed {
+            .filter(|s| s.is_active(self.clock.now()))
+            .ok_or(Error::CodeUsed {
                 wechat_errcode: None,
-            });
-        }
+            })?;
         Ok(LoginOutcome {
             token,
+            session_id: session.id.to_string(),
             expires_at: record.expires_at,
+            user_id: session.user_id.to_string(),
+            platform: app.platform,
             appid: app.appid.as_str().to_owned(),
             openid: record.openid.to_string(),
             unionid: record.unionid.map(|u| u.to_string()),
@@ -290,18 +311,23 @@ impl Core {
         })
     }
 
+    /// A new session, the first of its refresh chain.
     pub(crate) fn new_session_record(
         &self,
         token: &SessionToken,
+        user_id: &UserId,
         appid: &AppId,
         openid: &OpenId,
         unionid: Option<UnionId>,
         now: i64,
     ) -> SessionRecord {
         let expires_at = now + self.policy.session_ttl;
+        let id = SessionId::generate();
         SessionRecord {
-            id: SessionId::generate(),
+            family: id.clone(),
+            id,
             token_hash: token.hash(),
+            user_id: user_id.clone(),
             appid: appid.clone(),
             openid: openid.clone(),
             unionid,

@@ -14,6 +14,7 @@ pub mod sessions;
 pub mod token;
 pub mod user_calls;
 mod user_limits;
+pub mod users;
 
 use std::sync::Arc;
 
@@ -65,6 +66,27 @@ impl Default for Policy {
     }
 }
 
+/// How identities join users (`[identity]`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct IdentityPolicy {
+    /// A login whose unionid is already known joins that user, across apps
+    /// of one platform (default on). Never by phone number.
+    pub link_by_unionid: bool,
+    /// Keep the phone number a user proved through `/v1/phone` on the user,
+    /// sealed, for the admin API (default off).
+    pub store_phone: bool,
+}
+
+impl Default for IdentityPolicy {
+    fn default() -> Self {
+        Self {
+            link_by_unionid: true,
+            store_phone: false,
+        }
+    }
+}
+
 /// Everything the domain needs, shared by the HTTP handlers and the embedding
 /// extractor.
 pub struct Core {
@@ -74,6 +96,7 @@ pub struct Core {
     pub data_key: DataKey,
     pub apps: Apps,
     pub policy: Policy,
+    pub identity: IdentityPolicy,
     pub(crate) inflight: login::InFlight,
     pub(crate) tokens: access_token::AccessTokens,
     pub(crate) cache: Option<cache::VerifyCache>,
@@ -96,11 +119,18 @@ impl Core {
             data_key,
             apps,
             policy,
+            identity: IdentityPolicy::default(),
             inflight: login::InFlight::default(),
             tokens: access_token::AccessTokens::new(),
             cache: cache::VerifyCache::new(policy.cache_ttl, policy.key_grace),
             user_limits: user_limits::UserLimits::new(policy.user_calls_per_minute),
         }
+    }
+
+    /// With identity linking rules other than the defaults.
+    pub fn with_identity(mut self, identity: IdentityPolicy) -> Self {
+        self.identity = identity;
+        self
     }
 
     /// Free the verify cache's entries that can no longer answer (part of

@@ -14,7 +14,7 @@ use super::login::aad;
 use super::{Core, Error};
 use crate::clock::UnixTime;
 use crate::ids::{AppId, OpenId};
-use crate::store::UserRecord;
+use crate::store::IdentityRecord;
 
 /// What the mini program forwards from WeChat.
 #[derive(Debug, Clone)]
@@ -88,7 +88,7 @@ impl Core {
         let generation = self.cache.as_ref().map(|c| c.generation());
         let user = self
             .store
-            .get_user(appid, openid)
+            .get_identity(appid, openid)
             .await?
             .ok_or(Error::SessionKeyStale)?;
         let keys = Arc::new(self.open_keys(&user, read_at)?);
@@ -98,7 +98,7 @@ impl Core {
         Ok(keys)
     }
 
-    fn open_keys(&self, user: &UserRecord, now: UnixTime) -> Result<UserKeys, Error> {
+    fn open_keys(&self, user: &IdentityRecord, now: UnixTime) -> Result<UserKeys, Error> {
         let row = aad("session_key", &[user.appid.as_str(), user.openid.as_str()]);
         let open = |sealed: &[u8]| {
             // The opened bytes are wiped when dropped; the key lives on only

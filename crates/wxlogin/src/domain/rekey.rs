@@ -31,6 +31,7 @@ fn aad_of(slot: &SealedSlot) -> Vec<u8> {
         }
         SealedSlot::ReplayToken { session_id, .. } => aad("token", &[session_id.as_str()]),
         SealedSlot::AccessToken { appid } => aad("access_token", &[appid.as_str()]),
+        SealedSlot::Phone { user_id } => aad("phone", &[user_id.as_str()]),
     }
 }
 
@@ -44,6 +45,7 @@ impl Core {
     ) -> Result<RekeyReport, Error> {
         let mut report = RekeyReport::default();
         for table in [
+            SealedTable::Identities,
             SealedTable::Users,
             SealedTable::Claims,
             SealedTable::AccessTokens,

@@ -6,14 +6,16 @@ use std::sync::Arc;
 
 use super::token::{SessionToken, TokenHash};
 use super::user_limits::UserCall;
-use super::{Core, Error};
-use crate::ids::{AppId, OpenId};
-use crate::store::SessionRecord;
+use super::{Apps, Core, Error};
+use crate::ids::{AppId, OpenId, Platform};
+use crate::store::{AuditEntry, SessionRecord};
 
 /// A verified session, as the API shows it. No secret inside.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SessionInfo {
     pub session_id: String,
+    pub user_id: String,
+    pub platform: Platform,
     pub appid: String,
     pub openid: String,
     pub unionid: Option<String>,
@@ -22,10 +24,13 @@ pub struct SessionInfo {
     pub idle_expires_at: i64,
 }
 
-impl From<&SessionRecord> for SessionInfo {
-    fn from(r: &SessionRecord) -> Self {
+impl SessionInfo {
+    /// A session as the API shows it; the platform is its app's.
+    pub fn of(r: &SessionRecord, apps: &Apps) -> Self {
         Self {
             session_id: r.id.to_string(),
+            user_id: r.user_id.to_string(),
+            platform: apps.platform_of(r.appid.as_str()),
             appid: r.appid.to_string(),
             openid: r.openid.to_string(),
             unionid: r.unionid.as_ref().map(|u| u.to_string()),
@@ -52,7 +57,8 @@ impl Core {
         expected_app: Option<&str>,
     ) -> Result<SessionInfo, Error> {
         let hash = token_hash(token)?;
-        Ok(self.verify_hash(&hash, expected_app).await?.as_ref().into())
+        let record = self.verify_hash(&hash, expected_app).await?;
+        Ok(SessionInfo::of(&record, &self.apps))
     }
 
     /// `verify` for callers that only read the session (decrypt): no copy of
@@ -132,11 +138,14 @@ impl Core {
         let token = SessionToken::generate();
         let mut record = self.new_session_record(
             &token,
+            &current.user_id,
             &current.appid,
             &current.openid,
             current.unionid.clone(),
             now,
         );
+        // The same chain of refreshes (a reused token revokes all of it).
+        record.family = current.family.clone();
         // A refresh changes the token, not the session's absolute end of life.
         record.expires_at = current.expires_at;
         record.idle_expires_at = record.idle_expires_at.min(current.expires_at);
@@ -149,7 +158,7 @@ impl Core {
         }
         Ok(Refreshed {
             token,
-            session: (&record).into(),
+            session: SessionInfo::of(&record, &self.apps),
         })
     }
 
@@ -187,20 +196,37 @@ impl Core {
             .store
             .list_sessions(&appid, &openid, self.clock.now())
             .await?;
-        Ok(sessions.iter().map(SessionInfo::from).collect())
+        Ok(sessions
+            .iter()
+            .map(|s| SessionInfo::of(s, &self.apps))
+            .collect())
     }
 
     /// Revoke every session of a user (admin); returns how many were active.
-    pub async fn revoke_user_sessions(&self, appid: &str, openid: &str) -> Result<u64, Error> {
+    pub async fn revoke_user_sessions(
+        &self,
+        appid: &str,
+        openid: &str,
+        actor: &str,
+    ) -> Result<u64, Error> {
         let (appid, openid) = self.admin_user(appid, openid)?;
-        let revoked = self
-            .store
-            .revoke_all(&appid, &openid, self.clock.now())
-            .await;
+        let now = self.clock.now();
+        let revoked = self.store.revoke_all(&appid, &openid, now).await;
         if let Some(cache) = &self.cache {
             cache.forget_all_sessions();
         }
-        Ok(revoked?)
+        let revoked = revoked?;
+        let user = self.store.get_identity(&appid, &openid).await?;
+        let entry = AuditEntry::new(
+            now,
+            actor,
+            "revoke_sessions",
+            user.as_ref().map(|u| &u.user_id),
+        )
+        .identity(&appid, &openid)
+        .detail(format!("{revoked} active sessions revoked"));
+        self.store.append_audit(&entry).await?;
+        Ok(revoked)
     }
 }
 

@@ -10,7 +10,7 @@ use super::login::{aad, valid_code_shape};
 use super::open_data::Decrypted;
 use super::user_limits::UserCall;
 use super::{Core, Error};
-use crate::store::UserUpsert;
+use crate::store::{AuditEntry, IdentityUpsert};
 
 impl Core {
     /// Trade a `getPhoneNumber` code for the session user's phone number.
@@ -47,6 +47,20 @@ impl Core {
         })?;
         if info.watermark.appid != session.appid.as_str() {
             return Err(Error::WatermarkMismatch);
+        }
+        if self.identity.store_phone {
+            let phone = info.phone_number.as_bytes();
+            let sealed = self
+                .data_key
+                .seal(phone, &aad("phone", &[session.user_id.as_str()]));
+            let kept = self
+                .store
+                .set_phone(&session.user_id, &sealed, self.clock.now())
+                .await;
+            // The number is the caller's either way; keeping it is a service.
+            if let Err(e) = kept {
+                tracing::warn!(error = %e, "cannot keep the proved phone number on the user");
+            }
         }
         Ok(info)
     }
@@ -108,11 +122,12 @@ impl Core {
         self: &Arc<Self>,
         appid: &str,
         openid: &str,
+        actor: &str,
     ) -> Result<(), Error> {
         let (app, oid) = self.admin_user(appid, openid)?;
         let user = self
             .store
-            .get_user(&app, &oid)
+            .get_identity(&app, &oid)
             .await?
             .ok_or(Error::NotFound)?;
         let keys = self.session_keys(&app, &oid).await?;
@@ -131,7 +146,8 @@ impl Core {
         let text = new_key.expose_secret().as_bytes();
         let stored = self
             .store
-            .upsert_user(&UserUpsert {
+            .upsert_identity(&IdentityUpsert {
+                platform: user.platform,
                 appid: app.clone(),
                 openid: oid.clone(),
                 unionid: user.unionid,
@@ -142,12 +158,18 @@ impl Core {
                 now,
                 previous_key_until: now + self.policy.key_grace,
                 key_at: self.clock.now_millis(),
+                new_user_id: user.user_id.clone(),
+                link_by_unionid: self.identity.link_by_unionid,
             })
             .await;
         // Evicted also on an error, which can come after the change took effect.
         if let Some(cache) = &self.cache {
             cache.forget_user(oid.as_str());
         }
-        stored.map(drop).map_err(Into::into)
+        stored?;
+        let entry = AuditEntry::new(now, actor, "reset_session_key", Some(&user.user_id))
+            .identity(&app, &oid);
+        self.store.append_audit(&entry).await?;
+        Ok(())
     }
 }

@@ -1,4 +1,6 @@
-//! Operator endpoints (admin key): list and revoke a user's sessions.
+//! Operator endpoints (admin key) for one identity (appid, openid): list and
+//! revoke its sessions, reset its session_key. Users across identities are
+//! in `users.rs`.
 
 use std::sync::Arc;
 
@@ -65,10 +67,13 @@ pub async fn list_sessions(
 )]
 pub async fn revoke_sessions(
     State(state): State<Arc<HttpState>>,
-    _: AdminAuth,
+    admin: AdminAuth,
     Path((appid, openid)): Path<(String, String)>,
 ) -> Result<Json<Revoked>, Error> {
-    let revoked = state.core.revoke_user_sessions(&appid, &openid).await?;
+    let revoked = state
+        .core
+        .revoke_user_sessions(&appid, &openid, &admin.actor)
+        .await?;
     Ok(Json(Revoked { revoked }))
 }
 
@@ -91,9 +96,12 @@ pub async fn revoke_sessions(
 )]
 pub async fn reset_session_key(
     State(state): State<Arc<HttpState>>,
-    _: AdminAuth,
+    admin: AdminAuth,
     Path((appid, openid)): Path<(String, String)>,
 ) -> Result<axum::http::StatusCode, Error> {
-    state.core.reset_session_key(&appid, &openid).await?;
+    state
+        .core
+        .reset_session_key(&appid, &openid, &admin.actor)
+        .await?;
     Ok(axum::http::StatusCode::NO_CONTENT)
 }

@@ -13,6 +13,7 @@ use super::HttpState;
 use super::error::ErrorBody;
 use super::extract::{ApiJson, Bearer, ServiceAuth};
 use crate::domain::Error;
+use crate::ids::Platform;
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -27,6 +28,11 @@ pub struct IntrospectRequest {
 #[derive(Debug, Default, Serialize, ToSchema)]
 pub struct IntrospectResponse {
     pub active: bool,
+    /// The user (one across their identities); the JWT `sub`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub user_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub platform: Option<Platform>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub appid: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -73,6 +79,8 @@ pub async fn introspect(
             active: true,
             exp: Some(s.expires_at.min(s.idle_expires_at)),
             iat: Some(s.created_at),
+            user_id: Some(s.user_id),
+            platform: Some(s.platform),
             appid: Some(s.appid),
             openid: Some(s.openid),
             unionid: s.unionid,
@@ -100,8 +108,8 @@ pub struct AuthQuery {
     pub appid: Option<String>,
 }
 
-/// Forward auth: 200 with `x-wx-openid`, `x-wx-unionid`, `x-wx-appid`,
-/// `x-wx-session-id` headers, or 401.
+/// Forward auth: 200 with `x-wx-user-id`, `x-wx-platform`, `x-wx-openid`,
+/// `x-wx-unionid`, `x-wx-appid`, `x-wx-session-id` headers, or 401.
 #[utoipa::path(
     get,
     path = "/v1/auth",
@@ -125,7 +133,9 @@ pub async fn forward_auth(
     const OPENID: HeaderName = HeaderName::from_static("x-wx-openid");
     const SESSION_ID: HeaderName = HeaderName::from_static("x-wx-session-id");
     const UNIONID: HeaderName = HeaderName::from_static("x-wx-unionid");
-    let mut headers = HeaderMap::with_capacity(4);
+    const USER_ID: HeaderName = HeaderName::from_static("x-wx-user-id");
+    const PLATFORM: HeaderName = HeaderName::from_static("x-wx-platform");
+    let mut headers = HeaderMap::with_capacity(6);
     let mut put = |name: HeaderName, value: &str| {
         if let Ok(v) = HeaderValue::from_str(value) {
             headers.insert(name, v);
@@ -134,6 +144,8 @@ pub async fn forward_auth(
     put(APPID, &s.appid);
     put(OPENID, &s.openid);
     put(SESSION_ID, &s.session_id);
+    put(USER_ID, &s.user_id);
+    put(PLATFORM, s.platform.as_str());
     if let Some(unionid) = &s.unionid {
         put(UNIONID, unionid);
     }

@@ -37,7 +37,9 @@ pub fn status_of(error: &Error) -> StatusCode {
         | Error::WatermarkMismatch
         | Error::BadSignature
         | Error::InvalidPhoneCode { .. } => StatusCode::BAD_REQUEST,
-        Error::CodeUsed { .. } | Error::SessionKeyStale => StatusCode::CONFLICT,
+        Error::CodeUsed { .. } | Error::SessionKeyStale | Error::OnlyIdentity => {
+            StatusCode::CONFLICT
+        }
         Error::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
         Error::UserBlocked { .. } | Error::Forbidden => StatusCode::FORBIDDEN,
         Error::UpstreamUnavailable { .. } => StatusCode::BAD_GATEWAY,

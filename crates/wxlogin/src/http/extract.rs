@@ -105,8 +105,11 @@ fn check_key(parts: &Parts, key: Option<&ApiKey>) -> Result<(), Error> {
     }
 }
 
-/// Proof that the caller presented the admin key.
-pub struct AdminAuth;
+/// Proof that the caller presented the admin key, and who that is for the
+/// audit log (`admin:<key id>`).
+pub struct AdminAuth {
+    pub actor: String,
+}
 
 impl FromRequestParts<Arc<HttpState>> for AdminAuth {
     type Rejection = Error;
@@ -115,7 +118,11 @@ impl FromRequestParts<Arc<HttpState>> for AdminAuth {
         parts: &mut Parts,
         state: &Arc<HttpState>,
     ) -> Result<Self, Self::Rejection> {
-        check_key(parts, state.admin_key.as_ref()).map(|()| Self)
+        check_key(parts, state.admin_key.as_ref())?;
+        let id = state.admin_key.as_ref().map(|k| k.id()).unwrap_or_default();
+        Ok(Self {
+            actor: format!("admin:{id}"),
+        })
     }
 }
 

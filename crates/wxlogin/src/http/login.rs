@@ -18,6 +18,7 @@ use super::extract::{ApiJson, ClientIp};
 use crate::clock::rfc3339;
 use crate::config::RateLimits;
 use crate::domain::Error;
+use crate::ids::Platform;
 use crate::telemetry;
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -37,11 +38,15 @@ pub struct LoginResponse {
     pub token_type: &'static str,
     /// Absolute expiry (RFC 3339); the idle timeout may end it sooner.
     pub expires_at: String,
+    /// The user: one across apps when they share a unionid.
+    pub user_id: String,
+    pub platform: Platform,
     pub appid: String,
     pub openid: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub unionid: Option<String>,
-    /// True the first time this openid logs in to this app.
+    /// True the first time this openid logs in to this app (a new identity;
+    /// its user may exist already, joined by unionid).
     pub new_user: bool,
 }
 
@@ -166,6 +171,8 @@ pub async fn login(
         token: outcome.token.expose_secret().to_owned(),
         token_type: "Bearer",
         expires_at: rfc3339(outcome.expires_at),
+        user_id: outcome.user_id,
+        platform: outcome.platform,
         appid: outcome.appid,
         openid: outcome.openid,
         unionid: outcome.unionid,

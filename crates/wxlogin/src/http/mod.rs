@@ -10,6 +10,7 @@ pub mod login;
 pub mod ops;
 pub mod session;
 pub mod user_data;
+pub mod users;
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -164,6 +165,12 @@ pub fn api(state: Arc<HttpState>) -> (Router, utoipa::openapi::OpenApi) {
         .routes(routes!(backend::introspect))
         .routes(routes!(backend::forward_auth))
         .routes(routes!(admin::list_sessions, admin::revoke_sessions))
+        .routes(routes!(users::get_user))
+        .routes(routes!(users::revoke_user))
+        .routes(routes!(users::merge))
+        .routes(routes!(users::unlink))
+        .routes(routes!(users::conflicts))
+        .routes(routes!(users::audit))
         .routes(routes!(ops::healthz))
         .routes(routes!(ops::readyz))
         .routes(routes!(ops::metrics))

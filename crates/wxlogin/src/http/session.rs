@@ -14,10 +14,14 @@ use super::extract::{Bearer, ExpectedApp};
 use crate::clock::rfc3339;
 use crate::domain::Error;
 use crate::domain::sessions::SessionInfo;
+use crate::ids::Platform;
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct SessionResponse {
     pub session_id: String,
+    /// The user (one across their identities).
+    pub user_id: String,
+    pub platform: Platform,
     pub appid: String,
     pub openid: String,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -33,6 +37,8 @@ impl From<SessionInfo> for SessionResponse {
     fn from(s: SessionInfo) -> Self {
         Self {
             session_id: s.session_id,
+            user_id: s.user_id,
+            platform: s.platform,
             appid: s.appid,
             openid: s.openid,
             unionid: s.unionid,

@@ -37,6 +37,11 @@ pub(super) const SQLITE: &[Migration] = &[
         name: "user key_at",
         sql: include_str!("../../migrations/sqlite/0004_user_key_at.sql"),
     },
+    Migration {
+        version: 5,
+        name: "users and identities",
+        sql: include_str!("../../migrations/sqlite/0005_users_and_identities.sql"),
+    },
 ];
 
 pub(super) const POSTGRES: &[Migration] = &[
@@ -59,6 +64,11 @@ pub(super) const POSTGRES: &[Migration] = &[
         version: 4,
         name: "user key_at",
         sql: include_str!("../../migrations/postgres/0004_user_key_at.sql"),
+    },
+    Migration {
+        version: 5,
+        name: "users and identities",
+        sql: include_str!("../../migrations/postgres/0005_users_and_identities.sql"),
     },
 ];
 

@@ -1,4 +1,5 @@
-//! Storage, split by role: users (and their sealed session_keys), sessions,
+//! Storage, split by role: identities (and their sealed session_keys) and
+//! the users they belong to, with the audit log (`users.rs`), sessions,
 //! login claims (single flight and replay of a login code), the shared
 //! access_token and locks. The domain talks to these traits only; the backend
 //! is chosen once, from the parsed store URL ([`StoreUrl`]).
@@ -14,7 +15,7 @@ use async_trait::async_trait;
 
 use crate::clock::UnixTime;
 use crate::ids::{
-    AppId, ClaimKey, LockName, OpenId, Owner, Refusal, SessionId, TokenHash, UnionId,
+    AppId, ClaimKey, LockName, OpenId, Owner, Refusal, SessionId, TokenHash, UnionId, UserId,
 };
 
 mod migrate;
@@ -25,8 +26,13 @@ mod sealed;
 mod sql;
 pub mod sqlite;
 mod url;
+mod users;
 
 pub use url::{SqliteTarget, StoreUrl};
+pub use users::{
+    AuditEntry, AuditQuery, Committed, ConflictRecord, IdentityRecord, IdentityStore,
+    IdentityUpsert, Unlinked, UserRecord, UserStore,
+};
 
 /// A store failure. Messages never contain row contents or credentials.
 #[derive(Debug, thiserror::Error)]
@@ -43,42 +49,16 @@ pub enum StoreError {
     Corrupt(String),
 }
 
-/// A user as a login or an admin reset writes it: the session_key arrives
-/// sealed, with a keyed fingerprint so the store can tell a rotation without
-/// decrypting anything.
-#[derive(Debug, Clone)]
-pub struct UserUpsert {
-    pub appid: AppId,
-    pub openid: OpenId,
-    pub unionid: Option<UnionId>,
-    pub sealed_session_key: Vec<u8>,
-    pub key_fingerprint: Vec<u8>,
-    pub now: UnixTime,
-    /// Until when the replaced key (if the key changed) stays usable.
-    pub previous_key_until: UnixTime,
-    /// When WeChat answered with this key (ms): a key older than the stored
-    /// one does not replace it (two logins committing out of order).
-    pub key_at: i64,
-}
-
-/// A stored user.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct UserRecord {
-    pub appid: AppId,
-    pub openid: OpenId,
-    pub unionid: Option<UnionId>,
-    pub sealed_session_key: Vec<u8>,
-    pub sealed_previous_key: Option<Vec<u8>>,
-    pub previous_key_until: Option<UnixTime>,
-    pub created_at: UnixTime,
-    pub updated_at: UnixTime,
-}
-
 /// A session row. The token itself is never stored, only its hash.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SessionRecord {
     pub id: SessionId,
     pub token_hash: TokenHash,
+    /// The user; on a login, the store writes the user the identity resolved
+    /// to, whatever the domain proposed.
+    pub user_id: UserId,
+    /// The first session of the chain of refreshes this one belongs to.
+    pub family: SessionId,
     pub appid: AppId,
     pub openid: OpenId,
     pub unionid: Option<UnionId>,
@@ -135,19 +115,6 @@ pub struct Claim<'a> {
 }
 
 #[async_trait]
-pub trait UserStore: Send + Sync {
-    /// Insert or update a user outside a login (admin key reset). The current
-    /// key becomes the previous one when the fingerprint differs. Returns
-    /// whether the user is new.
-    async fn upsert_user(&self, user: &UserUpsert) -> Result<bool, StoreError>;
-    async fn get_user(
-        &self,
-        appid: &AppId,
-        openid: &OpenId,
-    ) -> Result<Option<UserRecord>, StoreError>;
-}
-
-#[async_trait]
 pub trait SessionStore: Send + Sync {
     async fn find_session(&self, hash: &TokenHash) -> Result<Option<SessionRecord>, StoreError>;
     /// Push the idle deadline forward (never backwards).
@@ -173,7 +140,11 @@ pub trait SessionStore: Send + Sync {
         openid: &OpenId,
         now: UnixTime,
     ) -> Result<Vec<SessionRecord>, StoreError>;
-    /// Revoke every session of a user; returns how many were active.
+    /// Revoke every live session of `member`'s refresh chain (a refresh
+    /// token used twice); returns how many were active.
+    async fn revoke_family(&self, member: &SessionRecord, now: UnixTime)
+    -> Result<u64, StoreError>;
+    /// Revoke every session of an identity; returns how many were active.
     async fn revoke_all(
         &self,
         appid: &AppId,
@@ -186,17 +157,18 @@ pub trait SessionStore: Send + Sync {
 pub trait ClaimStore: Send + Sync {
     /// Claim a login code, or learn who has it and what came of it.
     async fn claim(&self, claim: &Claim<'_>) -> Result<ClaimState, StoreError>;
-    /// Commit a successful login atomically: upsert the user, create the
-    /// session, record the result on the claim. Fenced: if the claim's owner
-    /// no longer holds it, nothing is written and `Ok(None)` is returned.
-    /// Otherwise returns whether the user is new.
+    /// Commit a successful login atomically: write the identity (joining or
+    /// creating its user, recording a link or a conflict in the audit log),
+    /// create the session under the identity's user, record the result on
+    /// the claim. Fenced: if the claim's owner no longer holds it, nothing is
+    /// written and `Ok(None)` is returned.
     async fn complete_login(
         &self,
         claim: &Claim<'_>,
-        user: &UserUpsert,
+        identity: &IdentityUpsert,
         session: &SessionRecord,
         record: &LoginRecord,
-    ) -> Result<Option<bool>, StoreError>;
+    ) -> Result<Option<Committed>, StoreError>;
     /// Record a definitive upstream refusal (fenced by owner).
     async fn fail_claim(
         &self,
@@ -249,6 +221,7 @@ pub trait LockStore: Send + Sync {
 /// The tables (or key families) that hold sealed values.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SealedTable {
+    Identities,
     Users,
     Claims,
     AccessTokens,
@@ -268,6 +241,8 @@ pub enum SealedSlot {
     },
     /// An app's WeChat access_token (AAD: `access_token`, appid).
     AccessToken { appid: AppId },
+    /// A user's proved phone number (AAD: `phone`, user_id).
+    Phone { user_id: UserId },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -307,7 +282,7 @@ pub trait RekeyStore: Send + Sync {
 /// Everything the service needs from storage.
 #[async_trait]
 pub trait Store:
-    UserStore + SessionStore + ClaimStore + TokenStore + LockStore + RekeyStore
+    IdentityStore + UserStore + SessionStore + ClaimStore + TokenStore + LockStore + RekeyStore
 {
     /// Readiness: a cheap round trip.
     async fn ping(&self) -> Result<(), StoreError>;

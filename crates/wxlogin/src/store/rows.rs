@@ -4,9 +4,12 @@
 //! the mappers below read the positions that the SELECTs in `sql.rs` and the
 //! field lists in `redis/` name, in the same order.
 
-use crate::ids::{AppId, OpenId, Owner, Refusal, SessionId, TokenHash, UnionId};
+use crate::ids::{AppId, OpenId, Owner, Platform, Refusal, SessionId, TokenHash, UnionId, UserId};
 
-use super::{CachedToken, ClaimState, LoginRecord, SessionRecord, StoreError, UserRecord};
+use super::{
+    AuditEntry, CachedToken, ClaimState, ConflictRecord, IdentityRecord, LoginRecord,
+    SessionRecord, StoreError, UserRecord,
+};
 
 /// The value at a position of a row, `None` for NULL (or a missing field).
 pub(super) trait Columns {
@@ -46,8 +49,24 @@ fn session_id(row: &impl Columns, i: usize) -> Result<SessionId, StoreError> {
     SessionId::parse(&text).ok_or_else(|| corrupt("session id is malformed"))
 }
 
-/// id, token_hash, appid, openid, unionid, created_at, expires_at,
-/// idle_expires_at, revoked_at.
+pub(super) fn user_id(row: &impl Columns, i: usize) -> Result<UserId, StoreError> {
+    let text = required(row.text(i)?, "user id")?;
+    UserId::parse(&text).ok_or_else(|| corrupt("user id is malformed"))
+}
+
+fn optional_user_id(row: &impl Columns, i: usize) -> Result<Option<UserId>, StoreError> {
+    row.text(i)?
+        .map(|t| UserId::parse(&t).ok_or_else(|| corrupt("user id is malformed")))
+        .transpose()
+}
+
+fn platform(row: &impl Columns, i: usize) -> Result<Platform, StoreError> {
+    let text = required(row.text(i)?, "platform")?;
+    Platform::parse(&text).ok_or_else(|| corrupt("unknown platform"))
+}
+
+/// id, token_hash, user_id, family, appid, openid, unionid, created_at,
+/// expires_at, idle_expires_at, revoked_at.
 pub(super) fn session(row: &impl Columns) -> Result<SessionRecord, StoreError> {
     let hash: [u8; 32] = required(row.bytes(1)?, "token_hash")?
         .try_into()
@@ -55,28 +74,73 @@ pub(super) fn session(row: &impl Columns) -> Result<SessionRecord, StoreError> {
     Ok(SessionRecord {
         id: session_id(row, 0)?,
         token_hash: TokenHash(hash),
-        appid: appid(row, 2)?,
-        openid: openid(row, 3)?,
-        unionid: unionid(row, 4)?,
-        created_at: required(row.int(5)?, "created_at")?,
-        expires_at: required(row.int(6)?, "expires_at")?,
-        idle_expires_at: required(row.int(7)?, "idle_expires_at")?,
-        revoked_at: row.int(8)?,
+        user_id: user_id(row, 2)?,
+        family: session_id(row, 3)?,
+        appid: appid(row, 4)?,
+        openid: openid(row, 5)?,
+        unionid: unionid(row, 6)?,
+        created_at: required(row.int(7)?, "created_at")?,
+        expires_at: required(row.int(8)?, "expires_at")?,
+        idle_expires_at: required(row.int(9)?, "idle_expires_at")?,
+        revoked_at: row.int(10)?,
     })
 }
 
-/// appid, openid, unionid, session_key, prev_session_key, prev_key_until,
-/// created_at, updated_at.
+/// platform, user_id, appid, openid, unionid, session_key,
+/// prev_session_key, prev_key_until, created_at, updated_at.
+pub(super) fn identity(row: &impl Columns) -> Result<IdentityRecord, StoreError> {
+    Ok(IdentityRecord {
+        platform: platform(row, 0)?,
+        user_id: user_id(row, 1)?,
+        appid: appid(row, 2)?,
+        openid: openid(row, 3)?,
+        unionid: unionid(row, 4)?,
+        sealed_session_key: required(row.bytes(5)?, "session_key")?,
+        sealed_previous_key: row.bytes(6)?,
+        previous_key_until: row.int(7)?,
+        created_at: required(row.int(8)?, "created_at")?,
+        updated_at: required(row.int(9)?, "updated_at")?,
+    })
+}
+
+/// user_id, created_at, phone, phone_at.
 pub(super) fn user(row: &impl Columns) -> Result<UserRecord, StoreError> {
     Ok(UserRecord {
-        appid: appid(row, 0)?,
-        openid: openid(row, 1)?,
-        unionid: unionid(row, 2)?,
-        sealed_session_key: required(row.bytes(3)?, "session_key")?,
-        sealed_previous_key: row.bytes(4)?,
-        previous_key_until: row.int(5)?,
-        created_at: required(row.int(6)?, "created_at")?,
-        updated_at: required(row.int(7)?, "updated_at")?,
+        user_id: user_id(row, 0)?,
+        created_at: required(row.int(1)?, "created_at")?,
+        sealed_phone: row.bytes(2)?,
+        phone_at: row.int(3)?,
+    })
+}
+
+/// id, at, platform, unionid, appid, openid, user_id, other_user_id,
+/// resolved_at.
+pub(super) fn conflict(row: &impl Columns) -> Result<ConflictRecord, StoreError> {
+    Ok(ConflictRecord {
+        id: required(row.text(0)?, "conflict id")?,
+        at: required(row.int(1)?, "at")?,
+        platform: platform(row, 2)?,
+        unionid: unionid(row, 3)?.ok_or_else(|| corrupt("unionid is missing"))?,
+        appid: appid(row, 4)?,
+        openid: openid(row, 5)?,
+        user_id: user_id(row, 6)?,
+        other_user_id: user_id(row, 7)?,
+        resolved_at: row.int(8)?,
+    })
+}
+
+/// id, at, actor, action, user_id, other_user_id, appid, openid, detail.
+pub(super) fn audit(row: &impl Columns) -> Result<AuditEntry, StoreError> {
+    Ok(AuditEntry {
+        id: required(row.text(0)?, "audit id")?,
+        at: required(row.int(1)?, "at")?,
+        actor: required(row.text(2)?, "actor")?,
+        action: required(row.text(3)?, "action")?,
+        user_id: optional_user_id(row, 4)?,
+        other_user_id: optional_user_id(row, 5)?,
+        appid: row.text(6)?.map(|_| appid(row, 6)).transpose()?,
+        openid: row.text(7)?.map(|_| openid(row, 7)).transpose()?,
+        detail: row.text(8)?,
     })
 }
 
@@ -197,6 +261,8 @@ mod tests {
         let row = fields(&[
             Some("0190f0e4-aaaa-7bbb-8ccc-123456789abc"),
             Some(&hash),
+            Some("0190f0e4-aaaa-7bbb-8ccc-123456789abd"),
+            Some("0190f0e4-aaaa-7bbb-8ccc-123456789abc"),
             Some("wx4f4bc4dec97d474b"),
             Some("o1"),
             None,
@@ -216,7 +282,7 @@ mod tests {
 
     #[test]
     fn bad_fields_are_corrupt_not_panics() {
-        let mut values = vec![Some("x"); 9];
+        let mut values = vec![Some("x"); 11];
         values[1] = Some("short");
         assert!(matches!(
             session(&fields(&values)),

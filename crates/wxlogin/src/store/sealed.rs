@@ -4,7 +4,7 @@
 
 use super::rows::{Columns, corrupt};
 use super::{Cursor, SealedPage, SealedSlot, SealedValue, StoreError};
-use crate::ids::{AppId, ClaimKey, OpenId, SessionId};
+use crate::ids::{AppId, ClaimKey, OpenId, SessionId, UserId};
 
 fn appid(text: Option<String>) -> Result<AppId, StoreError> {
     AppId::parse(&text.unwrap_or_default()).map_err(|_| corrupt("appid is malformed"))
@@ -15,7 +15,7 @@ fn openid(text: Option<String>) -> Result<OpenId, StoreError> {
 }
 
 /// appid, openid, session_key, prev_session_key.
-pub(super) fn user_values(row: &impl Columns) -> Result<Vec<SealedValue>, StoreError> {
+pub(super) fn identity_values(row: &impl Columns) -> Result<Vec<SealedValue>, StoreError> {
     let (app, user) = (appid(row.text(0)?)?, openid(row.text(1)?)?);
     let mut out = Vec::with_capacity(2);
     if let Some(sealed) = row.bytes(3)? {
@@ -67,6 +67,17 @@ pub(super) fn token_value(row: &impl Columns) -> Result<SealedValue, StoreError>
     Ok(SealedValue { slot, sealed })
 }
 
+/// user_id, phone.
+pub(super) fn phone_value(row: &impl Columns) -> Result<SealedValue, StoreError> {
+    let user_id = UserId::parse(&row.text(0)?.unwrap_or_default())
+        .ok_or_else(|| corrupt("user id is malformed"))?;
+    let sealed = row.bytes(1)?.ok_or_else(|| corrupt("phone is missing"))?;
+    Ok(SealedValue {
+        slot: SealedSlot::Phone { user_id },
+        sealed,
+    })
+}
+
 /// A page of SQL rows: full means there may be more after its last value.
 pub(super) fn page(values: Vec<SealedValue>, rows: usize, limit: usize) -> SealedPage {
     let next = (rows >= limit).then(|| values.last().map(cursor)).flatten();
@@ -81,11 +92,12 @@ fn cursor(value: &SealedValue) -> Cursor {
         }
         SealedSlot::ReplayToken { claim, .. } => Cursor(claim.0.to_vec()),
         SealedSlot::AccessToken { appid } => Cursor(appid.as_str().as_bytes().to_vec()),
+        SealedSlot::Phone { user_id } => Cursor(user_id.as_str().as_bytes().to_vec()),
     }
 }
 
-/// The (appid, openid) a users page starts after ("", "" from the start).
-pub(super) fn user_start(from: Option<&Cursor>) -> (String, String) {
+/// The (appid, openid) an identities page starts after ("", "" from the start).
+pub(super) fn identity_start(from: Option<&Cursor>) -> (String, String) {
     let text = from.map(|c| String::from_utf8_lossy(&c.0).into_owned());
     match text.as_deref().and_then(|t| t.split_once('\n')) {
         Some((appid, openid)) => (appid.to_owned(), openid.to_owned()),

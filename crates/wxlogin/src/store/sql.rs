@@ -7,40 +7,81 @@
 use std::sync::LazyLock;
 
 /// Columns of `rows::session`.
-pub const SESSION_BY_HASH: &str = "SELECT id, token_hash, appid, openid, unionid, created_at, expires_at, idle_expires_at, revoked_at
+pub const SESSION_BY_HASH: &str = "SELECT id, token_hash, user_id, family, appid, openid, unionid, created_at, expires_at, idle_expires_at, revoked_at
      FROM sessions WHERE token_hash = $1";
 
-/// Columns of `rows::user`.
-pub const USER_BY_KEY: &str = "SELECT appid, openid, unionid, session_key, prev_session_key, prev_key_until, created_at, updated_at
-     FROM users WHERE appid = $1 AND openid = $2";
+/// Columns of `rows::identity`.
+const IDENTITY_COLUMNS: &str = "platform, user_id, appid, openid, unionid, session_key, prev_session_key, prev_key_until, created_at, updated_at";
 
-/// $1..$8 = appid, openid, unionid, sealed session_key, its fingerprint,
-/// now, previous_key_until, key_at (when WeChat answered with the key, ms).
+pub static IDENTITY_BY_KEY: LazyLock<String> = LazyLock::new(|| {
+    format!("SELECT {IDENTITY_COLUMNS} FROM identities WHERE appid = $1 AND openid = $2")
+});
+
+/// $1 user_id. Oldest first.
+pub static IDENTITIES_OF: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "SELECT {IDENTITY_COLUMNS} FROM identities WHERE user_id = $1 ORDER BY created_at, appid, openid"
+    )
+});
+
+/// $1 appid, $2 openid: the identity's user, if the identity exists.
+pub const IDENTITY_USER: &str = "SELECT user_id FROM identities WHERE appid = $1 AND openid = $2";
+
+/// Offer a user for a unionid ($1 platform, $2 unionid, $3 user id): the
+/// first offer wins; every offer answers the winner. `DO UPDATE` (a no-op
+/// write) rather than `DO NOTHING` so the answer names a row another
+/// transaction committed after ours began.
+pub const OFFER_UNIONID: &str =
+    "INSERT INTO unionids (platform, unionid, user_id) VALUES ($1, $2, $3)
+     ON CONFLICT (platform, unionid) DO UPDATE SET user_id = unionids.user_id
+     RETURNING user_id";
+
+/// $1 user id, $2 now.
+pub const INSERT_USER: &str =
+    "INSERT INTO users (user_id, created_at) VALUES ($1, $2) ON CONFLICT (user_id) DO NOTHING";
+
+/// Columns of `rows::user`. $1 user id.
+pub const USER_BY_ID: &str =
+    "SELECT user_id, created_at, phone, phone_at FROM users WHERE user_id = $1";
+
+/// $1 user id, $2 sealed phone, $3 now.
+pub const SET_PHONE: &str = "UPDATE users SET phone = $2, phone_at = $3 WHERE user_id = $1";
+
+/// $1..$10 = appid, openid, unionid, sealed session_key, its fingerprint,
+/// now, previous_key_until, key_at (when WeChat answered with the key, ms),
+/// platform, user id (of a new identity: an existing one keeps its user).
 /// A key answered later than the stored one replaces it, and the stored one
 /// becomes the previous key with its grace deadline; a key answered earlier
 /// (a login that committed late) changes no key. A login without a unionid
 /// keeps the one already known.
-pub const UPSERT_USER: &str = "INSERT INTO users (appid, openid, unionid, session_key, key_fp, created_at, updated_at, key_at)
-     VALUES ($1, $2, $3, $4, $5, $6, $6, $8)
+pub const UPSERT_IDENTITY: &str = "INSERT INTO identities (appid, openid, unionid, session_key, key_fp, created_at, updated_at, key_at, platform, user_id)
+     VALUES ($1, $2, $3, $4, $5, $6, $6, $8, $9, $10)
      ON CONFLICT (appid, openid) DO UPDATE SET
-       unionid = COALESCE(excluded.unionid, users.unionid),
-       prev_session_key = CASE WHEN COALESCE(users.key_at, 0) > excluded.key_at THEN users.prev_session_key
-                               WHEN users.key_fp <> excluded.key_fp THEN users.session_key
-                               ELSE users.prev_session_key END,
-       prev_key_until   = CASE WHEN COALESCE(users.key_at, 0) > excluded.key_at THEN users.prev_key_until
-                               WHEN users.key_fp <> excluded.key_fp THEN $7
-                               ELSE users.prev_key_until END,
-       session_key = CASE WHEN COALESCE(users.key_at, 0) > excluded.key_at
-                          THEN users.session_key ELSE excluded.session_key END,
-       key_fp = CASE WHEN COALESCE(users.key_at, 0) > excluded.key_at
-                     THEN users.key_fp ELSE excluded.key_fp END,
-       key_at = CASE WHEN COALESCE(users.key_at, 0) > excluded.key_at
-                     THEN users.key_at ELSE excluded.key_at END,
+       unionid = COALESCE(excluded.unionid, identities.unionid),
+       prev_session_key = CASE WHEN COALESCE(identities.key_at, 0) > excluded.key_at THEN identities.prev_session_key
+                               WHEN identities.key_fp <> excluded.key_fp THEN identities.session_key
+                               ELSE identities.prev_session_key END,
+       prev_key_until   = CASE WHEN COALESCE(identities.key_at, 0) > excluded.key_at THEN identities.prev_key_until
+                               WHEN identities.key_fp <> excluded.key_fp THEN $7
+                               ELSE identities.prev_key_until END,
+       session_key = CASE WHEN COALESCE(identities.key_at, 0) > excluded.key_at
+                          THEN identities.session_key ELSE excluded.session_key END,
+       key_fp = CASE WHEN COALESCE(identities.key_at, 0) > excluded.key_at
+                     THEN identities.key_fp ELSE excluded.key_fp END,
+       key_at = CASE WHEN COALESCE(identities.key_at, 0) > excluded.key_at
+                     THEN identities.key_at ELSE excluded.key_at END,
        updated_at = excluded.updated_at";
 
-/// $1..$8 = the session's columns in table order.
-pub const INSERT_SESSION: &str = "INSERT INTO sessions (id, token_hash, appid, openid, unionid, created_at, expires_at, idle_expires_at)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8)";
+/// $1..$10 = id, token_hash, appid, openid, unionid, created_at,
+/// expires_at, idle_expires_at, user_id, family.
+pub const INSERT_SESSION: &str = "INSERT INTO sessions (id, token_hash, appid, openid, unionid, created_at, expires_at, idle_expires_at, user_id, family)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)";
+
+/// $1 appid, $2 openid (a family never leaves its identity), $3 family,
+/// $4 now.
+pub const REVOKE_FAMILY: &str = "UPDATE sessions SET revoked_at = $4
+     WHERE appid = $1 AND openid = $2 AND family = $3 AND revoked_at IS NULL
+       AND expires_at > $4 AND idle_expires_at > $4";
 
 /// $1 id, $2 new idle deadline (never moved backwards).
 pub const TOUCH_SESSION: &str = "UPDATE sessions SET idle_expires_at = $2
@@ -55,7 +96,7 @@ pub const REVOKE_IF_ACTIVE: &str = "UPDATE sessions SET revoked_at = $2
      WHERE id = $1 AND revoked_at IS NULL AND expires_at > $2 AND idle_expires_at > $2";
 
 /// $1 appid, $2 openid, $3 now. Columns of `rows::session`.
-pub const LIST_SESSIONS: &str = "SELECT id, token_hash, appid, openid, unionid, created_at, expires_at, idle_expires_at, revoked_at
+pub const LIST_SESSIONS: &str = "SELECT id, token_hash, user_id, family, appid, openid, unionid, created_at, expires_at, idle_expires_at, revoked_at
      FROM sessions
      WHERE appid = $1 AND openid = $2 AND revoked_at IS NULL
        AND expires_at > $3 AND idle_expires_at > $3
@@ -86,6 +127,21 @@ pub const TAKE_CLAIM: &str =
 /// instance committed meanwhile.
 pub const READ_CLAIM: &str = "SELECT state, owner, error_code, session_id, sealed_token, openid, unionid, new_user, session_expires_at
      FROM login_claims WHERE claim_key = $1";
+
+/// $1 key, $2 owner: whether the caller still holds the claim (a login's
+/// fence), locking the row until the commit on PostgreSQL.
+pub const CLAIM_HELD: &str = "SELECT 1 FROM login_claims
+     WHERE claim_key = $1 AND owner = $2 AND state = 'pending' FOR UPDATE";
+/// The same on SQLite, which has no row locks (its one writer serialises).
+pub const CLAIM_HELD_SQLITE: &str = "SELECT 1 FROM login_claims
+     WHERE claim_key = $1 AND owner = $2 AND state = 'pending'";
+
+/// Mark a held claim done with the answer for replays: $1 key, $2 owner,
+/// $3 session id, $4 sealed token, $5 openid, $6 unionid, $7 session
+/// expiry, $8 whether the identity was new.
+pub const CLAIM_DONE: &str = "UPDATE login_claims SET state = 'done', session_id = $3,
+       sealed_token = $4, openid = $5, unionid = $6, session_expires_at = $7, new_user = $8
+     WHERE claim_key = $1 AND owner = $2 AND state = 'pending'";
 
 /// $1 key, $2 owner, $3 error code.
 pub const FAIL_CLAIM: &str = "UPDATE login_claims SET state = 'failed', error_code = $3
@@ -130,8 +186,11 @@ pub const PURGE_SESSIONS: &str =
 /// Sealed values page by page, in primary-key order. $1/$2 (users: appid,
 /// openid; claims: key; tokens: appid) is where the page starts (exclusive),
 /// the last $ the page size.
-pub const SEALED_USERS: &str = "SELECT appid, openid, session_key, prev_session_key FROM users
+pub const SEALED_IDENTITIES: &str =
+    "SELECT appid, openid, session_key, prev_session_key FROM identities
      WHERE (appid, openid) > ($1, $2) ORDER BY appid, openid LIMIT $3";
+pub const SEALED_PHONES: &str = "SELECT user_id, phone FROM users
+     WHERE user_id > $1 AND phone IS NOT NULL ORDER BY user_id LIMIT $2";
 pub const SEALED_CLAIMS: &str = "SELECT claim_key, session_id, sealed_token FROM login_claims
      WHERE claim_key > $1 AND sealed_token IS NOT NULL ORDER BY claim_key LIMIT $2";
 pub const SEALED_TOKENS: &str =
@@ -139,73 +198,79 @@ pub const SEALED_TOKENS: &str =
 
 /// Compare-and-set of one sealed value: $1 (and $2) the row, then the new
 /// value and the one it must still hold.
-pub const RESEAL_KEY: &str = "UPDATE users SET session_key = $3
+pub const RESEAL_KEY: &str = "UPDATE identities SET session_key = $3
      WHERE appid = $1 AND openid = $2 AND session_key = $4";
-pub const RESEAL_PREVIOUS: &str = "UPDATE users SET prev_session_key = $3
+pub const RESEAL_PHONE: &str = "UPDATE users SET phone = $2 WHERE user_id = $1 AND phone = $3";
+pub const RESEAL_PREVIOUS: &str = "UPDATE identities SET prev_session_key = $3
      WHERE appid = $1 AND openid = $2 AND prev_session_key = $4";
 pub const RESEAL_CLAIM: &str =
     "UPDATE login_claims SET sealed_token = $2 WHERE claim_key = $1 AND sealed_token = $3";
 pub const RESEAL_TOKEN: &str =
     "UPDATE access_tokens SET sealed_token = $2 WHERE appid = $1 AND sealed_token = $3";
 
-/// The upsert on PostgreSQL, answering whether it inserted (`xmax = 0`), so
-/// two instances never both report a new user.
-pub static PG_UPSERT_USER: LazyLock<String> =
-    LazyLock::new(|| format!("{UPSERT_USER} RETURNING (xmax = 0) AS inserted"));
+/// A conflict, recorded once per (identity, other user). $1 id, $2 at,
+/// $3 platform, $4 unionid, $5 appid, $6 openid, $7 user id, $8 other user.
+pub const INSERT_CONFLICT: &str =
+    "INSERT INTO conflicts (id, at, platform, unionid, appid, openid, user_id, other_user_id)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+     ON CONFLICT (appid, openid, other_user_id) DO NOTHING";
 
-/// A login's whole commit on PostgreSQL in one statement (one round trip
-/// instead of four): the claim row is locked if the caller still holds it
-/// ($8 key, $9 owner), and only then are the user upserted ($1..$7), the
-/// session inserted ($10..$17) and the claim marked done with the answer
-/// for replays ($18 session id, $19 sealed token, $20 openid, $21 unionid,
-/// $22 session expiry); $23 is the user's key_at. Sub-statements of a
-/// WITH run once each on one snapshot; none touches a row another writes, and an empty `claim` makes
-/// every one of them a no-op.
-pub static PG_COMPLETE_LOGIN: LazyLock<String> = LazyLock::new(|| {
-    // The upsert's $8 (key_at) is $23 here: $8 is the claim's key.
-    let upsert = UPSERT_USER
-        .replacen(
-            "VALUES ($1, $2, $3, $4, $5, $6, $6, $8)",
-            "SELECT $1, $2, $3, $4, $5, $6, $6, $23 FROM claim",
-            1,
-        )
-        .replace("$8", "$23");
-    let insert = INSERT_SESSION.replacen(
-        "VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-        "SELECT $10, $11, $12, $13, $14, $15, $16, $17 FROM claim",
-        1,
-    );
-    format!(
-        "WITH claim AS (
-           SELECT claim_key FROM login_claims
-           WHERE claim_key = $8 AND owner = $9 AND state = 'pending'
-           FOR UPDATE
-         ), usr AS ({upsert} RETURNING (xmax = 0) AS inserted
-         ), sess AS ({insert})
-         UPDATE login_claims SET state = 'done', session_id = $18, sealed_token = $19,
-           openid = $20, unionid = $21, session_expires_at = $22,
-           new_user = (SELECT inserted FROM usr)
-         WHERE claim_key = (SELECT claim_key FROM claim)
-         RETURNING new_user"
-    )
-});
+/// Columns of `rows::conflict`. $1 true for resolved ones too, $2 limit.
+pub const LIST_CONFLICTS: &str =
+    "SELECT id, at, platform, unionid, appid, openid, user_id, other_user_id, resolved_at
+     FROM conflicts WHERE $1 OR resolved_at IS NULL ORDER BY id DESC LIMIT $2";
 
-#[cfg(test)]
-mod tests {
-    use super::*;
+/// $1..$9 = the entry's columns in table order.
+pub const INSERT_AUDIT: &str =
+    "INSERT INTO audit_log (id, at, actor, action, user_id, other_user_id, appid, openid, detail)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)";
 
-    /// The login commit is built from the shared texts; a change to either
-    /// that breaks the substitution must fail here, not in production.
-    #[test]
-    fn the_postgres_login_commit_embeds_the_shared_upsert_and_insert() {
-        assert!(PG_COMPLETE_LOGIN.contains("SELECT $1, $2, $3, $4, $5, $6, $6, $23 FROM claim"));
-        assert!(
-            !PG_COMPLETE_LOGIN.contains("$8)"),
-            "the upsert's key_at is renumbered"
-        );
-        assert!(
-            PG_COMPLETE_LOGIN.contains("SELECT $10, $11, $12, $13, $14, $15, $16, $17 FROM claim")
-        );
-        assert!(!PG_COMPLETE_LOGIN.contains("VALUES"));
-    }
-}
+/// Columns of `rows::audit`. $1 user id (or NULL: every user), $2 the entry
+/// id to page from (exclusive; NULL: the newest), $3 limit.
+pub const LIST_AUDIT: &str =
+    "SELECT id, at, actor, action, user_id, other_user_id, appid, openid, detail
+     FROM audit_log
+     WHERE (CAST($1 AS TEXT) IS NULL OR user_id = $1 OR other_user_id = $1)
+       AND (CAST($2 AS TEXT) IS NULL OR id < $2)
+     ORDER BY id DESC LIMIT $3";
+
+/// $1 a user id, $2 another: how many of the two exist.
+pub const COUNT_USERS: &str = "SELECT COUNT(*) FROM users WHERE user_id IN ($1, $2)";
+
+/// A merge of $2 into $1, in this order, in one transaction, then
+/// `MERGE_DROP`, `MERGE_RESOLVE` and `DELETE_USER`. Conflicts follow their
+/// users; a conflict between the two is resolved by the merge.
+pub const MERGE_MOVES: [&str; 5] = [
+    "UPDATE identities SET user_id = $1 WHERE user_id = $2",
+    "UPDATE sessions SET user_id = $1 WHERE user_id = $2",
+    "UPDATE unionids SET user_id = $1 WHERE user_id = $2",
+    "UPDATE conflicts SET user_id = $1 WHERE user_id = $2",
+    "UPDATE conflicts SET other_user_id = $1 WHERE other_user_id = $2
+       AND NOT EXISTS (SELECT 1 FROM conflicts AS c2 WHERE c2.appid = conflicts.appid
+                       AND c2.openid = conflicts.openid AND c2.other_user_id = $1)",
+];
+/// $1 the merged user: conflicts naming it that the moves could not rename
+/// (the same identity already had one with the user merged into).
+pub const MERGE_DROP: &str = "DELETE FROM conflicts WHERE other_user_id = $1";
+/// $1 now: conflicts of a user with itself are resolved.
+pub const MERGE_RESOLVE: &str = "UPDATE conflicts SET resolved_at = $1
+     WHERE user_id = other_user_id AND resolved_at IS NULL";
+/// $1 user id.
+pub const DELETE_USER: &str = "DELETE FROM users WHERE user_id = $1";
+
+/// $1 user id: how many identities it has.
+pub const COUNT_IDENTITIES: &str = "SELECT COUNT(*) FROM identities WHERE user_id = $1";
+
+/// An unlink of identity ($1 appid, $2 openid) to the new user $3, after
+/// `INSERT_USER`: the identity and its sessions move, then `UNLINK_UNIONID`.
+pub const UNLINK_MOVES: [&str; 2] = [
+    "UPDATE identities SET user_id = $3 WHERE appid = $1 AND openid = $2",
+    "UPDATE sessions SET user_id = $3 WHERE appid = $1 AND openid = $2",
+];
+/// The identity's unionid moves with it ($3) from its old user $4, unless
+/// another identity of $4 still has it.
+pub const UNLINK_UNIONID: &str = "UPDATE unionids SET user_id = $3
+     WHERE user_id = $4 AND (platform, unionid) IN
+           (SELECT platform, unionid FROM identities WHERE appid = $1 AND openid = $2 AND unionid IS NOT NULL)
+       AND NOT EXISTS (SELECT 1 FROM identities AS i WHERE i.user_id = $4
+                       AND i.platform = unionids.platform AND i.unionid = unionids.unionid)";

@@ -19,4 +19,5 @@ mod sessions;
 mod support;
 mod upgrade;
 mod user_data;
+mod users;
 mod verify_cache;

@@ -4,13 +4,14 @@
 use async_trait::async_trait;
 use tokio_postgres::types::ToSql;
 
-use super::{PostgresStore, execute, query_opt, unavailable};
+use super::users::commit_identity;
+use super::{PostgresStore, execute, insert_session, query_opt, unavailable};
 use crate::clock::UnixTime;
 use crate::ids::{AppId, ClaimKey, LockName, Owner, Refusal};
 use crate::store::rows::{self, corrupt};
 use crate::store::{
-    CachedToken, Claim, ClaimState, ClaimStore, LockStore, LoginRecord, REVOKED_AFTERLIFE,
-    SESSION_AFTERLIFE, SessionRecord, Store, StoreError, TokenStore, UserUpsert, sql,
+    CachedToken, Claim, ClaimState, ClaimStore, Committed, IdentityUpsert, LockStore, LoginRecord,
+    REVOKED_AFTERLIFE, SESSION_AFTERLIFE, SessionRecord, Store, StoreError, TokenStore, sql,
 };
 
 #[async_trait]
@@ -41,42 +42,36 @@ impl ClaimStore for PostgresStore {
     async fn complete_login(
         &self,
         c: &Claim<'_>,
-        u: &UserUpsert,
-        s: &SessionRecord,
+        identity: &IdentityUpsert,
+        session: &SessionRecord,
         r: &LoginRecord,
-    ) -> Result<Option<bool>, StoreError> {
-        let conn = self.conn().await?;
-        let row = query_opt(
-            &conn,
-            &sql::PG_COMPLETE_LOGIN,
-            &[
-                &u.appid.as_str(),
-                &u.openid.as_str(),
-                &u.unionid.as_ref().map(|x| x.as_str()),
-                &u.sealed_session_key,
-                &u.key_fingerprint,
-                &u.now,
-                &u.previous_key_until,
-                &&c.key.0[..],
-                &c.owner.as_str(),
-                &s.id.as_str(),
-                &&s.token_hash.0[..],
-                &s.appid.as_str(),
-                &s.openid.as_str(),
-                &s.unionid.as_ref().map(|x| x.as_str()),
-                &s.created_at,
-                &s.expires_at,
-                &s.idle_expires_at,
-                &r.session_id.as_str(),
-                &r.sealed_token,
-                &r.openid.as_str(),
-                &r.unionid.as_ref().map(|x| x.as_str()),
-                &r.expires_at,
-                &u.key_at,
-            ],
-        )
-        .await?;
-        row.map(|row| row.try_get(0).map_err(corrupt)).transpose()
+    ) -> Result<Option<Committed>, StoreError> {
+        let mut conn = self.conn().await?;
+        let tx = conn.transaction().await.map_err(unavailable)?;
+        let held: [&(dyn ToSql + Sync); 2] = [&&c.key.0[..], &c.owner.as_str()];
+        if query_opt(&tx, sql::CLAIM_HELD, &held).await?.is_none() {
+            tx.rollback().await.map_err(unavailable)?;
+            return Ok(None);
+        }
+        let committed = commit_identity(&tx, identity).await?;
+        let session = SessionRecord {
+            user_id: committed.user_id.clone(),
+            ..session.clone()
+        };
+        insert_session(&tx, &session).await?;
+        let params: [&(dyn ToSql + Sync); 8] = [
+            &&c.key.0[..],
+            &c.owner.as_str(),
+            &r.session_id.as_str(),
+            &r.sealed_token,
+            &r.openid.as_str(),
+            &r.unionid.as_ref().map(|u| u.as_str()),
+            &r.expires_at,
+            &committed.new_identity,
+        ];
+        execute(&tx, sql::CLAIM_DONE, &params).await?;
+        tx.commit().await.map_err(unavailable)?;
+        Ok(Some(committed))
     }
 
     async fn fail_claim(

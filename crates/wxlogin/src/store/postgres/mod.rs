@@ -1,6 +1,6 @@
 //! PostgreSQL store: several `wxlogin serve` instances share it and behave as
 //! one service. Single flight and fencing come from conditional upserts on
-//! the claim and lock rows; a login commits in one statement. A commit
+//! the claim and lock rows; a login commits in one transaction. A commit
 //! returns once its WAL is flushed (PostgreSQL groups concurrent commits into
 //! one flush itself). A schema other than `public` is chosen with the URL's
 //! `options=-c search_path=NAME`.
@@ -8,16 +8,15 @@
 mod claims;
 mod connect;
 mod rekey;
+mod users;
 
 use async_trait::async_trait;
-use deadpool_postgres::{Object, Pool};
+use deadpool_postgres::{GenericClient, Object, Pool};
 use tokio_postgres::types::ToSql;
 
 use super::rows::{self, corrupt};
 use super::url::PostgresTarget;
-use super::{
-    SessionRecord, SessionStore, StoreError, UserRecord, UserStore, UserUpsert, migrate, sql,
-};
+use super::{SessionRecord, SessionStore, StoreError, migrate, sql};
 use crate::clock::UnixTime;
 use crate::ids::{AppId, OpenId, SessionId, TokenHash};
 
@@ -43,9 +42,10 @@ fn unavailable(e: impl std::error::Error) -> StoreError {
     StoreError::Unavailable(text)
 }
 
-/// Run one statement on a pooled connection, prepared once per connection.
+/// Run one statement on a pooled connection (or in a transaction),
+/// prepared once per connection.
 async fn execute(
-    conn: &Object,
+    conn: &impl GenericClient,
     sql: &str,
     params: &[&(dyn ToSql + Sync)],
 ) -> Result<u64, StoreError> {
@@ -54,12 +54,38 @@ async fn execute(
 }
 
 async fn query_opt(
-    conn: &Object,
+    conn: &impl GenericClient,
     sql: &str,
     params: &[&(dyn ToSql + Sync)],
 ) -> Result<Option<tokio_postgres::Row>, StoreError> {
     let stmt = conn.prepare_cached(sql).await.map_err(unavailable)?;
     conn.query_opt(&stmt, params).await.map_err(unavailable)
+}
+
+async fn query(
+    conn: &impl GenericClient,
+    sql: &str,
+    params: &[&(dyn ToSql + Sync)],
+) -> Result<Vec<tokio_postgres::Row>, StoreError> {
+    let stmt = conn.prepare_cached(sql).await.map_err(unavailable)?;
+    conn.query(&stmt, params).await.map_err(unavailable)
+}
+
+/// Insert a session row (in a login's or a refresh's transaction).
+async fn insert_session(conn: &impl GenericClient, s: &SessionRecord) -> Result<(), StoreError> {
+    let params: [&(dyn ToSql + Sync); 10] = [
+        &s.id.as_str(),
+        &&s.token_hash.0[..],
+        &s.appid.as_str(),
+        &s.openid.as_str(),
+        &s.unionid.as_ref().map(|x| x.as_str()),
+        &s.created_at,
+        &s.expires_at,
+        &s.idle_expires_at,
+        &s.user_id.as_str(),
+        &s.family.as_str(),
+    ];
+    execute(conn, sql::INSERT_SESSION, &params).await.map(drop)
 }
 
 impl PostgresStore {
@@ -138,47 +164,6 @@ impl PostgresStore {
 }
 
 #[async_trait]
-impl UserStore for PostgresStore {
-    async fn upsert_user(&self, u: &UserUpsert) -> Result<bool, StoreError> {
-        let conn = self.conn().await?;
-        let row = query_opt(
-            &conn,
-            &sql::PG_UPSERT_USER,
-            &[
-                &u.appid.as_str(),
-                &u.openid.as_str(),
-                &u.unionid.as_ref().map(|x| x.as_str()),
-                &u.sealed_session_key,
-                &u.key_fingerprint,
-                &u.now,
-                &u.previous_key_until,
-                &u.key_at,
-            ],
-        )
-        .await?
-        .ok_or_else(|| corrupt("the upsert returned no row"))?;
-        row.try_get(0).map_err(corrupt)
-    }
-
-    async fn get_user(
-        &self,
-        appid: &AppId,
-        openid: &OpenId,
-    ) -> Result<Option<UserRecord>, StoreError> {
-        let conn = self.conn().await?;
-        query_opt(
-            &conn,
-            sql::USER_BY_KEY,
-            &[&appid.as_str(), &openid.as_str()],
-        )
-        .await?
-        .as_ref()
-        .map(rows::user)
-        .transpose()
-    }
-}
-
-#[async_trait]
 impl SessionStore for PostgresStore {
     async fn find_session(&self, hash: &TokenHash) -> Result<Option<SessionRecord>, StoreError> {
         let conn = self.conn().await?;
@@ -214,41 +199,14 @@ impl SessionStore for PostgresStore {
         now: UnixTime,
     ) -> Result<bool, StoreError> {
         let mut conn = self.conn().await?;
-        let revoke = conn
-            .prepare_cached(sql::REVOKE_IF_ACTIVE)
-            .await
-            .map_err(unavailable)?;
-        let insert = conn
-            .prepare_cached(sql::INSERT_SESSION)
-            .await
-            .map_err(unavailable)?;
         let tx = conn.transaction().await.map_err(unavailable)?;
-        if tx
-            .execute(&revoke, &[&old.as_str(), &now])
-            .await
-            .map_err(unavailable)?
-            != 1
-        {
+        if execute(&tx, sql::REVOKE_IF_ACTIVE, &[&old.as_str(), &now]).await? != 1 {
             // Roll back now rather than when the dropped transaction's
             // connection is next used, which would hold the row lock till then.
             tx.rollback().await.map_err(unavailable)?;
             return Ok(false);
         }
-        tx.execute(
-            &insert,
-            &[
-                &s.id.as_str(),
-                &&s.token_hash.0[..],
-                &s.appid.as_str(),
-                &s.openid.as_str(),
-                &s.unionid.as_ref().map(|x| x.as_str()),
-                &s.created_at,
-                &s.expires_at,
-                &s.idle_expires_at,
-            ],
-        )
-        .await
-        .map_err(unavailable)?;
+        insert_session(&tx, s).await?;
         tx.commit().await.map_err(unavailable)?;
         Ok(true)
     }
@@ -260,16 +218,30 @@ impl SessionStore for PostgresStore {
         now: UnixTime,
     ) -> Result<Vec<SessionRecord>, StoreError> {
         let conn = self.conn().await?;
-        let stmt = conn
-            .prepare_cached(sql::LIST_SESSIONS)
-            .await
-            .map_err(unavailable)?;
-        conn.query(&stmt, &[&appid.as_str(), &openid.as_str(), &now])
-            .await
-            .map_err(unavailable)?
-            .iter()
-            .map(rows::session)
-            .collect()
+        query(
+            &conn,
+            sql::LIST_SESSIONS,
+            &[&appid.as_str(), &openid.as_str(), &now],
+        )
+        .await?
+        .iter()
+        .map(rows::session)
+        .collect()
+    }
+
+    async fn revoke_family(
+        &self,
+        member: &SessionRecord,
+        now: UnixTime,
+    ) -> Result<u64, StoreError> {
+        let conn = self.conn().await?;
+        let params: [&(dyn ToSql + Sync); 4] = [
+            &member.appid.as_str(),
+            &member.openid.as_str(),
+            &member.family.as_str(),
+            &now,
+        ];
+        execute(&conn, sql::REVOKE_FAMILY, &params).await
     }
 
     async fn revoke_all(

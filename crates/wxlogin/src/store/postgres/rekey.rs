@@ -25,11 +25,19 @@ impl RekeyStore for PostgresStore {
         };
         let mut values = Vec::new();
         let found = match table {
-            SealedTable::Users => {
-                let (appid, openid) = sealed::user_start(from);
-                let found = query(sql::SEALED_USERS, &[&appid, &openid, &size]).await?;
+            SealedTable::Identities => {
+                let (appid, openid) = sealed::identity_start(from);
+                let found = query(sql::SEALED_IDENTITIES, &[&appid, &openid, &size]).await?;
                 for row in &found {
-                    values.extend(sealed::user_values(row)?);
+                    values.extend(sealed::identity_values(row)?);
+                }
+                found.len()
+            }
+            SealedTable::Users => {
+                let start = sealed::text_start(from);
+                let found = query(sql::SEALED_PHONES, &[&start, &size]).await?;
+                for row in &found {
+                    values.push(sealed::phone_value(row)?);
                 }
                 found.len()
             }
@@ -72,6 +80,9 @@ impl RekeyStore for PostgresStore {
             }
             SealedSlot::AccessToken { appid } => {
                 execute(&conn, sql::RESEAL_TOKEN, &[&appid.as_str(), &new, old]).await?
+            }
+            SealedSlot::Phone { user_id } => {
+                execute(&conn, sql::RESEAL_PHONE, &[&user_id.as_str(), &new, old]).await?
             }
         };
         Ok(changed == 1)

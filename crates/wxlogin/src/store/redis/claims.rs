@@ -3,13 +3,14 @@
 
 use async_trait::async_trait;
 
+use super::users::committed;
 use super::{RedisStore, TOKEN_FIELDS, unavailable};
 use crate::clock::UnixTime;
 use crate::ids::{AppId, ClaimKey, LockName, Owner, Refusal};
 use crate::store::rows::{self, Fields};
 use crate::store::{
-    CachedToken, Claim, ClaimState, ClaimStore, LockStore, LoginRecord, SessionRecord, Store,
-    StoreError, TokenStore, UserUpsert,
+    CachedToken, Claim, ClaimState, ClaimStore, Committed, IdentityUpsert, LockStore, LoginRecord,
+    SessionRecord, Store, StoreError, TokenStore,
 };
 
 #[async_trait]
@@ -34,15 +35,15 @@ impl ClaimStore for RedisStore {
     async fn complete_login(
         &self,
         c: &Claim<'_>,
-        user: &UserUpsert,
+        identity: &IdentityUpsert,
         session: &SessionRecord,
         record: &LoginRecord,
-    ) -> Result<Option<bool>, StoreError> {
+    ) -> Result<Option<Committed>, StoreError> {
         let call = self
             .scripts
             .complete_login
             .call()
-            .key("user", self.user_key(&user.appid, &user.openid))
+            .key("user", self.user_key(&identity.appid, &identity.openid))
             .key("session", self.key("s", &hex::encode(session.token_hash.0)))
             .key("sid", self.key("sid", session.id.as_str()))
             .key(
@@ -50,13 +51,16 @@ impl ClaimStore for RedisStore {
                 self.user_sessions(&session.appid, &session.openid),
             )
             .key("claim", self.key("c", &hex::encode(c.key.0)));
-        let outcome: i64 = self
-            .session_call(Self::user_call(call, user), session)
+        let outcome: Vec<String> = self
+            .session_call(self.identity_call(call, identity), session)
             .arg("owner", c.owner.as_str())
             .arg("sealed_token", record.sealed_token.as_slice())
             .run(&self.conn)
             .await?;
-        Ok((outcome >= 0).then_some(outcome == 1))
+        if outcome.is_empty() {
+            return Ok(None);
+        }
+        committed(&outcome).map(Some)
     }
 
     async fn fail_claim(

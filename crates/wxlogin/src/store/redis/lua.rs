@@ -3,17 +3,19 @@
 //! runs as one script, so it is atomic on the server. Keys and arguments are
 //! Lua locals named by `script.rs`'s preamble.
 //!
-//! Key layout under the prefix P: `P:u:{appid}:{openid}` user hash,
+//! Key layout under the prefix P: `P:u:{appid}:{openid}` identity hash,
 //! `P:s:{hash}` session hash (expires with the session), `P:sid:{id}` → hash,
 //! `P:us:{appid}:{openid}` set of session ids, `P:c:{claim}` claim hash
 //! (expires with the replay window), `P:t:{appid}` access token, `P:l:{name}`
-//! lock. Scripts that walk a user's sessions derive keys from the prefix, so
-//! this layout targets a single Redis (or one hash slot).
+//! lock; users, unionids, conflicts and the audit log are in `users_lua.rs`.
+//! Scripts that walk a user's sessions derive keys from the prefix, so this
+//! layout targets a single Redis (or one hash slot).
 
 use super::script::LuaScript;
+use super::users_lua::{AUDIT, IDENTITY_ARGS, RECORD_RESOLUTION, RESOLVE_IDENTITY};
 
-/// The arguments of a user upsert, shared by `upsert_user` and
-/// `complete_login` ('' = no unionid).
+/// The arguments of an identity upsert, shared by `upsert_identity` and
+/// `complete_login` ('' = no unionid), before `IDENTITY_ARGS`.
 const USER_ARGS: [&str; 8] = [
     "appid",
     "openid",
@@ -25,7 +27,7 @@ const USER_ARGS: [&str; 8] = [
     "key_at",
 ];
 /// The arguments of a new session ('' = no unionid).
-const SESSION_ARGS: [&str; 11] = [
+const SESSION_ARGS: [&str; 13] = [
     "s_hash_hex",
     "s_id",
     "s_token_hash",
@@ -37,16 +39,19 @@ const SESSION_ARGS: [&str; 11] = [
     "s_idle",
     "s_ttl",
     "sid_prefix",
+    "s_user",
+    "s_family",
 ];
 
-/// Leaves `new_user` (boolean) in a local. A key answered earlier than the
+/// Expects `user_id` and `platform` (after `RESOLVE_IDENTITY`). Leaves `new_user` (boolean) in a local. A key answered earlier than the
 /// stored one (`key_at`, ms) changes no key, as in `sql::UPSERT_USER`.
 const UPSERT_USER: &str = r"
 local new_user = redis.call('EXISTS', user) == 0
 local uf
 if new_user then
   uf = {'appid', appid, 'openid', openid, 'session_key', session_key, 'key_fp', key_fp,
-        'created_at', now, 'updated_at', now, 'key_at', key_at}
+        'created_at', now, 'updated_at', now, 'key_at', key_at, 'user_id', user_id,
+        'platform', platform}
 else
   local old = redis.call('HMGET', user, 'key_fp', 'session_key', 'key_at')
   uf = {'updated_at', now}
@@ -63,7 +68,8 @@ redis.call('HSET', user, unpack(uf))
 
 const CREATE_SESSION: &str = r"
 local sf = {'id', s_id, 'token_hash', s_token_hash, 'appid', s_appid, 'openid', s_openid,
-            'created_at', s_created, 'expires_at', s_expires, 'idle_expires_at', s_idle}
+            'created_at', s_created, 'expires_at', s_expires, 'idle_expires_at', s_idle,
+            'user_id', s_user, 'family', s_family}
 if s_unionid ~= '' then sf[#sf + 1] = 'unionid'; sf[#sf + 1] = s_unionid end
 redis.call('HSET', session, unpack(sf))
 redis.call('EXPIRE', session, s_ttl)
@@ -87,7 +93,7 @@ end
 ";
 
 pub(super) struct Scripts {
-    pub upsert_user: LuaScript,
+    pub upsert_identity: LuaScript,
     pub complete_login: LuaScript,
     pub replace_session: LuaScript,
     pub claim: LuaScript,
@@ -107,29 +113,36 @@ pub(super) const CLAIM_FIELDS: &str = "'state', 'owner', 'error_code', 'session_
 
 impl Scripts {
     pub fn new() -> Self {
-        const LOGIN_ARGS: [&str; 21] = concat_args();
+        let identity_args = [&USER_ARGS[..], &IDENTITY_ARGS[..]].concat();
+        let audit_if_needed = audit_if_needed();
         Self {
-            upsert_user: LuaScript::new(
-                "upsert_user",
+            upsert_identity: LuaScript::new(
+                "upsert_identity",
                 &["user"],
-                &USER_ARGS,
-                &format!("{UPSERT_USER}\nreturn new_user and 1 or 0"),
+                &identity_args,
+                &format!(
+                    "{RESOLVE_IDENTITY}\n{UPSERT_USER}\n{RECORD_RESOLUTION}\n{audit_if_needed}\n{RETURN_RESOLUTION}"
+                ),
             ),
             complete_login: LuaScript::new(
                 "complete_login",
                 &["user", "session", "sid", "user_sessions", "claim"],
-                &LOGIN_ARGS,
+                &login_args(),
                 &format!(
                     r"
 local held = redis.call('HMGET', claim, 'state', 'owner')
-if held[1] ~= 'pending' or held[2] ~= owner then return -1 end
+if held[1] ~= 'pending' or held[2] ~= owner then return {{}} end
+{RESOLVE_IDENTITY}
 {UPSERT_USER}
+{RECORD_RESOLUTION}
+{audit_if_needed}
+s_user = user_id
 {CREATE_SESSION}
 local cf = {{'state', 'done', 'session_id', s_id, 'sealed_token', sealed_token,
             'openid', openid, 'new_user', new_user and '1' or '0', 'session_expires_at', s_expires}}
 if unionid ~= '' then cf[#cf + 1] = 'unionid'; cf[#cf + 1] = unionid end
 redis.call('HSET', claim, unpack(cf))
-return new_user and 1 or 0
+{RETURN_RESOLUTION}
 "
                 ),
             ),
@@ -230,7 +243,13 @@ return 1
             revoke_all: LuaScript::new(
                 "revoke_all",
                 &["user_sessions"],
-                &["sid_prefix", "session_prefix", "now", "revoked_ttl"],
+                &[
+                    "sid_prefix",
+                    "session_prefix",
+                    "now",
+                    "revoked_ttl",
+                    "family",
+                ],
                 &format!(
                     r"
 local t = tonumber(now)
@@ -242,6 +261,7 @@ for _, id in ipairs(redis.call('SMEMBERS', user_sessions)) do
   else
     local s = session_prefix .. h
     if redis.call('HEXISTS', s, 'revoked_at') == 0
+       and (family == '' or redis.call('HGET', s, 'family') == family)
        and tonumber(redis.call('HGET', s, 'expires_at') or '0') > t
        and tonumber(redis.call('HGET', s, 'idle_expires_at') or '0') > t then
       redis.call('HSET', s, 'revoked_at', now)
@@ -305,28 +325,40 @@ return 1
     }
 }
 
-/// A login's arguments: the user's, the session's, then the claim's owner
-/// and the sealed token kept for replays.
-const fn concat_args() -> [&'static str; 21] {
-    let mut out = [""; 21];
-    let mut i = 0;
-    while i < USER_ARGS.len() {
-        out[i] = USER_ARGS[i];
-        i += 1;
-    }
-    let mut j = 0;
-    while j < SESSION_ARGS.len() {
-        out[i + j] = SESSION_ARGS[j];
-        j += 1;
-    }
-    out[19] = "owner";
-    out[20] = "sealed_token";
-    out
+/// Writes the login's audit entry (a link, or a conflict first recorded).
+fn audit_if_needed() -> String {
+    format!(
+        r"
+if audit_needed then
+  local a_id, a_at, a_actor, a_user, a_appid, a_openid = audit_id, now, 'login', user_id, appid, openid
+  local a_action = linked and 'link' or 'conflict'
+  local a_other = conflict or ''
+  local a_detail = unionid ~= '' and ('unionid ' .. unionid) or ''
+{AUDIT}
+end
+"
+    )
+}
+
+/// What `rows`-side Rust reads back: user id, new identity, linked, conflict.
+const RETURN_RESOLUTION: &str =
+    "return {user_id, new_user and '1' or '0', linked and '1' or '0', conflict or ''}";
+
+/// A login's arguments: the identity's, the session's, then the claim's
+/// owner and the sealed token kept for replays.
+fn login_args() -> Vec<&'static str> {
+    [
+        &USER_ARGS[..],
+        &IDENTITY_ARGS[..],
+        &SESSION_ARGS[..],
+        &["owner", "sealed_token"],
+    ]
+    .concat()
 }
 
 /// A refresh's arguments: the new session's, then now, the prefix of
 /// session keys and the revoked afterlife of the old one.
-const REPLACE_ARGS: [&str; 14] = [
+const REPLACE_ARGS: [&str; 16] = [
     "s_hash_hex",
     "s_id",
     "s_token_hash",
@@ -338,6 +370,8 @@ const REPLACE_ARGS: [&str; 14] = [
     "s_idle",
     "s_ttl",
     "sid_prefix",
+    "s_user",
+    "s_family",
     "now",
     "session_prefix",
     "revoked_ttl",
@@ -350,7 +384,7 @@ mod tests {
     /// Every argument of a login has a name, and no name twice.
     #[test]
     fn a_logins_arguments_are_all_named_once() {
-        let args = concat_args();
+        let args = login_args();
         assert!(!args.contains(&""), "{args:?}");
         for (i, a) in args.iter().enumerate() {
             assert!(!args[..i].contains(a), "{a} twice");

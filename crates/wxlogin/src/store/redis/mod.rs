@@ -9,16 +9,18 @@ mod claims;
 mod lua;
 mod rekey;
 mod script;
+mod users;
+mod users_lua;
 
 use async_trait::async_trait;
 use redis::aio::ConnectionManager;
 
 use self::lua::Scripts;
+use self::users_lua::UserScripts;
 use super::rows::{self, Fields};
 use super::url::RedisTarget;
 use super::{
-    REVOKED_AFTERLIFE, SESSION_AFTERLIFE, SessionRecord, SessionStore, StoreError, UserRecord,
-    UserStore, UserUpsert,
+    IdentityUpsert, REVOKED_AFTERLIFE, SESSION_AFTERLIFE, SessionRecord, SessionStore, StoreError,
 };
 use crate::clock::UnixTime;
 use crate::ids::{AppId, OpenId, SessionId, TokenHash};
@@ -27,17 +29,20 @@ pub struct RedisStore {
     conn: ConnectionManager,
     prefix: String,
     scripts: Scripts,
+    user_scripts: UserScripts,
 }
 
 fn unavailable(e: redis::RedisError) -> StoreError {
     StoreError::Unavailable(e.to_string())
 }
 
-/// The session and user hashes' fields, in `rows::session`'s and
-/// `rows::user`'s order; the token hash's in `rows::token`'s.
+/// The session and identity hashes' fields, in `rows::session`'s and
+/// `rows::identity`'s order; the token hash's in `rows::token`'s.
 const SESSION_FIELDS: &[&str] = &[
     "id",
     "token_hash",
+    "user_id",
+    "family",
     "appid",
     "openid",
     "unionid",
@@ -46,7 +51,9 @@ const SESSION_FIELDS: &[&str] = &[
     "idle_expires_at",
     "revoked_at",
 ];
-const USER_FIELDS: &[&str] = &[
+const IDENTITY_FIELDS: &[&str] = &[
+    "platform",
+    "user_id",
     "appid",
     "openid",
     "unionid",
@@ -80,11 +87,14 @@ impl RedisStore {
             .query_async(&mut conn.clone())
             .await
             .map_err(unavailable)?;
-        Ok(Self {
+        let store = Self {
             conn,
             prefix: target.prefix.clone(),
             scripts: Scripts::new(),
-        })
+            user_scripts: UserScripts::new(),
+        };
+        store.adopt_identities().await?;
+        Ok(store)
     }
 
     fn key(&self, kind: &str, id: &str) -> String {
@@ -128,13 +138,16 @@ impl RedisStore {
             .arg("s_idle", s.idle_expires_at)
             .arg("s_ttl", ttl)
             .arg("sid_prefix", self.sid_prefix())
+            .arg("s_user", s.user_id.as_str())
+            .arg("s_family", s.family.as_str())
     }
 
     fn sid_prefix(&self) -> String {
         format!("{}:sid:", self.prefix)
     }
 
-    fn user_call<'a>(call: script::Call<'a>, u: &UserUpsert) -> script::Call<'a> {
+    /// An identity's keys-free arguments, for the scripts that write one.
+    fn identity_call<'a>(&self, call: script::Call<'a>, u: &IdentityUpsert) -> script::Call<'a> {
         call.arg("appid", u.appid.as_str())
             .arg("openid", u.openid.as_str())
             .arg("unionid", opt(u.unionid.as_ref()))
@@ -143,32 +156,12 @@ impl RedisStore {
             .arg("now", u.now)
             .arg("prev_until", u.previous_key_until)
             .arg("key_at", u.key_at)
-    }
-}
-
-#[async_trait]
-impl UserStore for RedisStore {
-    async fn upsert_user(&self, u: &UserUpsert) -> Result<bool, StoreError> {
-        let call = self
-            .scripts
-            .upsert_user
-            .call()
-            .key("user", self.user_key(&u.appid, &u.openid));
-        let new: i64 = Self::user_call(call, u).run(&self.conn).await?;
-        Ok(new == 1)
-    }
-
-    async fn get_user(
-        &self,
-        appid: &AppId,
-        openid: &OpenId,
-    ) -> Result<Option<UserRecord>, StoreError> {
-        let fields = self
-            .hmget(&self.user_key(appid, openid), USER_FIELDS)
-            .await?;
-        (!fields.is_empty())
-            .then(|| rows::user(&fields))
-            .transpose()
+            .arg("platform", u.platform.as_str())
+            .arg("new_user_id", u.new_user_id.as_str())
+            .arg("link", if u.link_by_unionid { "1" } else { "0" })
+            .arg("prefix", self.prefix.as_str())
+            .arg("conflict_id", uuid::Uuid::now_v7().to_string())
+            .arg("audit_id", uuid::Uuid::now_v7().to_string())
     }
 }
 
@@ -288,6 +281,25 @@ impl SessionStore for RedisStore {
             .arg("session_prefix", self.session_prefix())
             .arg("now", now)
             .arg("revoked_ttl", REVOKED_AFTERLIFE)
+            .arg("family", "")
+            .run(&self.conn)
+            .await
+    }
+
+    async fn revoke_family(
+        &self,
+        member: &SessionRecord,
+        now: UnixTime,
+    ) -> Result<u64, StoreError> {
+        let call = self.scripts.revoke_all.call().key(
+            "user_sessions",
+            self.user_sessions(&member.appid, &member.openid),
+        );
+        call.arg("sid_prefix", self.sid_prefix())
+            .arg("session_prefix", self.session_prefix())
+            .arg("now", now)
+            .arg("revoked_ttl", REVOKED_AFTERLIFE)
+            .arg("family", member.family.as_str())
             .run(&self.conn)
             .await
     }

@@ -1,4 +1,4 @@
-//! `wxlogin rekey` on Redis: `SCAN` over the user, claim and access_token
+//! `wxlogin rekey` on Redis: `SCAN` over the identity, user, claim and access_token
 //! keys (a page is one `SCAN` step, so it may hold fewer or more than asked),
 //! each replacement a compare-and-set script on its hash field.
 
@@ -24,6 +24,7 @@ impl RedisStore {
                 (self.key("c", &hex::encode(claim.0)), "sealed_token")
             }
             SealedSlot::AccessToken { appid } => (self.key("t", appid.as_str()), "sealed_token"),
+            SealedSlot::Phone { user_id } => (self.key("user", user_id.as_str()), "phone"),
         }
     }
 }
@@ -37,7 +38,8 @@ impl RekeyStore for RedisStore {
         limit: usize,
     ) -> Result<SealedPage, StoreError> {
         let kind = match table {
-            SealedTable::Users => "u",
+            SealedTable::Identities => "u",
+            SealedTable::Users => "user",
             SealedTable::Claims => "c",
             SealedTable::AccessTokens => "t",
         };
@@ -65,7 +67,7 @@ impl RekeyStore for RedisStore {
                 .as_bytes()
                 .to_vec();
             match table {
-                SealedTable::Users => {
+                SealedTable::Identities => {
                     let fields = self
                         .hmget(
                             &key,
@@ -73,7 +75,13 @@ impl RekeyStore for RedisStore {
                         )
                         .await?;
                     if !fields.is_empty() {
-                        values.extend(sealed::user_values(&fields)?);
+                        values.extend(sealed::identity_values(&fields)?);
+                    }
+                }
+                SealedTable::Users => {
+                    let fields = self.hmget(&key, &["user_id", "phone"]).await?;
+                    if fields.0.get(1).is_some_and(Option::is_some) {
+                        values.push(sealed::phone_value(&fields)?);
                     }
                 }
                 SealedTable::Claims => {

@@ -12,15 +12,15 @@ use crate::store::StoreError;
 pub(super) struct LuaScript {
     script: redis::Script,
     name: &'static str,
-    keys: &'static [&'static str],
-    args: &'static [&'static str],
+    keys: Vec<&'static str>,
+    args: Vec<&'static str>,
 }
 
 impl LuaScript {
     pub fn new(
         name: &'static str,
-        keys: &'static [&'static str],
-        args: &'static [&'static str],
+        keys: &[&'static str],
+        args: &[&'static str],
         body: &str,
     ) -> Self {
         let mut lua = String::new();
@@ -34,8 +34,8 @@ impl LuaScript {
         Self {
             script: redis::Script::new(&lua),
             name,
-            keys,
-            args,
+            keys: keys.to_vec(),
+            args: args.to_vec(),
         }
     }
 

@@ -4,25 +4,16 @@
 use async_trait::async_trait;
 use rusqlite::ToSql;
 
+use super::users::commit_identity_in;
 use super::writer::{Durability, unavailable};
-use super::{SqliteStore, execute, insert_session_in, query_one, upsert_user_in};
+use super::{SqliteStore, execute, insert_session_in, query_one};
 use crate::clock::UnixTime;
 use crate::ids::{AppId, ClaimKey, LockName, Owner, Refusal};
 use crate::store::rows::{self, corrupt};
 use crate::store::{
-    CachedToken, Claim, ClaimState, ClaimStore, LockStore, LoginRecord, REVOKED_AFTERLIFE,
-    SESSION_AFTERLIFE, SessionRecord, Store, StoreError, TokenStore, UserUpsert, sql,
+    CachedToken, Claim, ClaimState, ClaimStore, Committed, IdentityUpsert, LockStore, LoginRecord,
+    REVOKED_AFTERLIFE, SESSION_AFTERLIFE, SessionRecord, Store, StoreError, TokenStore, sql,
 };
-
-/// Mark the claim done with the answer for replays, if the caller still
-/// holds it; answers whether the user is new. SQLite-only text: PostgreSQL
-/// does the whole login in one statement (`sql::PG_COMPLETE_LOGIN`).
-const CLAIM_DONE: &str =
-    "UPDATE login_claims SET state = 'done', session_id = $3, sealed_token = $4,
-       openid = $5, unionid = $6, session_expires_at = $7,
-       new_user = NOT EXISTS (SELECT 1 FROM users WHERE appid = $8 AND openid = $5)
-     WHERE claim_key = $1 AND owner = $2 AND state = 'pending'
-     RETURNING new_user";
 
 #[async_trait]
 impl ClaimStore for SqliteStore {
@@ -58,14 +49,24 @@ impl ClaimStore for SqliteStore {
     async fn complete_login(
         &self,
         c: &Claim<'_>,
-        user: &UserUpsert,
+        identity: &IdentityUpsert,
         session: &SessionRecord,
         record: &LoginRecord,
-    ) -> Result<Option<bool>, StoreError> {
+    ) -> Result<Option<Committed>, StoreError> {
         let (key, owner) = (*c.key, c.owner.clone());
-        let (user, session, record) = (user.clone(), session.clone(), record.clone());
+        let (identity, session, record) = (identity.clone(), session.clone(), record.clone());
         self.writer
             .write(Durability::Durable, move |conn| {
+                let held: [&dyn ToSql; 2] = [&&key.0[..], &owner.as_str()];
+                if query_one(conn, sql::CLAIM_HELD_SQLITE, &held, |_| Ok(()))?.is_none() {
+                    return Ok(None);
+                }
+                let committed = commit_identity_in(conn, &identity)?;
+                let session = SessionRecord {
+                    user_id: committed.user_id.clone(),
+                    ..session
+                };
+                insert_session_in(conn, &session)?;
                 let params: [&dyn ToSql; 8] = [
                     &&key.0[..],
                     &owner.as_str(),
@@ -74,17 +75,10 @@ impl ClaimStore for SqliteStore {
                     &record.openid.as_str(),
                     &record.unionid.as_ref().map(|u| u.as_str()),
                     &record.expires_at,
-                    &user.appid.as_str(),
+                    &committed.new_identity,
                 ];
-                let Some(new_user) = query_one(conn, CLAIM_DONE, &params, |r| {
-                    r.get::<_, bool>(0).map_err(corrupt)
-                })?
-                else {
-                    return Ok(None);
-                };
-                upsert_user_in(conn, &user)?;
-                insert_session_in(conn, &session)?;
-                Ok(Some(new_user))
+                execute(conn, sql::CLAIM_DONE, &params)?;
+                Ok(Some(committed))
             })
             .await
     }

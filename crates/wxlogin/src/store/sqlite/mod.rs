@@ -7,6 +7,7 @@
 mod claims;
 mod reads;
 mod rekey;
+mod users;
 mod writer;
 
 use std::path::Path;
@@ -18,9 +19,7 @@ use self::reads::ReadPool;
 use self::writer::{Durability, Writer, unavailable};
 use super::rows::{self};
 use super::url::SqliteTarget;
-use super::{
-    SessionRecord, SessionStore, StoreError, UserRecord, UserStore, UserUpsert, migrate, sql,
-};
+use super::{SessionRecord, SessionStore, StoreError, migrate, sql};
 use crate::clock::UnixTime;
 use crate::ids::{AppId, OpenId, SessionId, TokenHash};
 
@@ -177,31 +176,6 @@ impl SqliteStore {
     }
 }
 
-fn upsert_user_in(conn: &Connection, u: &UserUpsert) -> Result<bool, StoreError> {
-    let existed = query_one(
-        conn,
-        "SELECT 1 FROM users WHERE appid = $1 AND openid = $2",
-        &[&u.appid.as_str(), &u.openid.as_str()],
-        |_| Ok(()),
-    )?
-    .is_some();
-    execute(
-        conn,
-        sql::UPSERT_USER,
-        &[
-            &u.appid.as_str(),
-            &u.openid.as_str(),
-            &u.unionid.as_ref().map(|x| x.as_str()),
-            &u.sealed_session_key,
-            &u.key_fingerprint,
-            &u.now,
-            &u.previous_key_until,
-            &u.key_at,
-        ],
-    )?;
-    Ok(!existed)
-}
-
 fn insert_session_in(conn: &Connection, s: &SessionRecord) -> Result<(), StoreError> {
     execute(
         conn,
@@ -215,36 +189,11 @@ fn insert_session_in(conn: &Connection, s: &SessionRecord) -> Result<(), StoreEr
             &s.created_at,
             &s.expires_at,
             &s.idle_expires_at,
+            &s.user_id.as_str(),
+            &s.family.as_str(),
         ],
     )
     .map(drop)
-}
-
-#[async_trait]
-impl UserStore for SqliteStore {
-    async fn upsert_user(&self, user: &UserUpsert) -> Result<bool, StoreError> {
-        let user = user.clone();
-        self.writer
-            .write(Durability::Durable, move |conn| upsert_user_in(conn, &user))
-            .await
-    }
-
-    async fn get_user(
-        &self,
-        appid: &AppId,
-        openid: &OpenId,
-    ) -> Result<Option<UserRecord>, StoreError> {
-        let (appid, openid) = (appid.clone(), openid.clone());
-        self.read(move |conn| {
-            query_one(
-                conn,
-                sql::USER_BY_KEY,
-                &[&appid.as_str(), &openid.as_str()],
-                |r| rows::user(r),
-            )
-        })
-        .await
-    }
 }
 
 #[async_trait]
@@ -318,6 +267,25 @@ impl SessionStore for SqliteStore {
             Ok(out)
         })
         .await
+    }
+
+    async fn revoke_family(
+        &self,
+        member: &SessionRecord,
+        now: UnixTime,
+    ) -> Result<u64, StoreError> {
+        let (appid, openid, family) = (
+            member.appid.clone(),
+            member.openid.clone(),
+            member.family.clone(),
+        );
+        self.writer
+            .write(Durability::Durable, move |conn| {
+                let params: [&dyn ToSql; 4] =
+                    [&appid.as_str(), &openid.as_str(), &family.as_str(), &now];
+                Ok(execute(conn, sql::REVOKE_FAMILY, &params)? as u64)
+            })
+            .await
     }
 
     async fn revoke_all(

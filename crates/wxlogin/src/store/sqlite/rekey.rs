@@ -23,12 +23,20 @@ impl RekeyStore for SqliteStore {
         self.read(move |conn| {
             let (mut values, mut rows, size) = (Vec::new(), 0, limit as i64);
             match table {
-                SealedTable::Users => {
-                    let (appid, openid) = sealed::user_start(from.as_ref());
+                SealedTable::Identities => {
+                    let (appid, openid) = sealed::identity_start(from.as_ref());
                     let params: [&dyn ToSql; 3] = [&appid, &openid, &size];
-                    query_each(conn, sql::SEALED_USERS, &params, |row| {
+                    query_each(conn, sql::SEALED_IDENTITIES, &params, |row| {
                         rows += 1;
-                        values.extend(sealed::user_values(row)?);
+                        values.extend(sealed::identity_values(row)?);
+                        Ok(())
+                    })?;
+                }
+                SealedTable::Users => {
+                    let start = sealed::text_start(from.as_ref());
+                    query_each(conn, sql::SEALED_PHONES, &[&start, &size], |row| {
+                        rows += 1;
+                        values.push(sealed::phone_value(row)?);
                         Ok(())
                     })?;
                 }
@@ -75,6 +83,9 @@ impl RekeyStore for SqliteStore {
                     }
                     SealedSlot::AccessToken { appid } => {
                         execute(conn, sql::RESEAL_TOKEN, &[&appid.as_str(), &new, old])?
+                    }
+                    SealedSlot::Phone { user_id } => {
+                        execute(conn, sql::RESEAL_PHONE, &[&user_id.as_str(), &new, old])?
                     }
                 };
                 Ok(changed == 1)

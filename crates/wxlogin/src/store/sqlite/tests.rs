@@ -4,7 +4,8 @@
 use std::sync::Arc;
 
 use super::*;
-use crate::store::{SessionStore, Store, UserStore};
+use crate::ids::{Platform, UserId};
+use crate::store::{IdentityStore, IdentityUpsert, SessionStore, Store};
 
 const NOW: UnixTime = 1_700_000_000;
 
@@ -12,8 +13,9 @@ fn appid() -> AppId {
     AppId::parse("wx4f4bc4dec97d474b").unwrap()
 }
 
-fn user(openid: &str, key: u8) -> UserUpsert {
-    UserUpsert {
+fn user(openid: &str, key: u8) -> IdentityUpsert {
+    IdentityUpsert {
+        platform: Platform::Wechat,
         appid: appid(),
         openid: OpenId::parse(openid).unwrap(),
         unionid: None,
@@ -22,6 +24,8 @@ fn user(openid: &str, key: u8) -> UserUpsert {
         now: NOW,
         previous_key_until: NOW + 60,
         key_at: NOW * 1000,
+        new_user_id: UserId::generate(),
+        link_by_unionid: true,
     }
 }
 
@@ -66,7 +70,13 @@ async fn durable_writes_commit_with_a_sync_and_lazy_ones_without() {
         durable_before,
         "touch and purge are lazy"
     );
-    assert!(store.upsert_user(&user("o1", 1)).await.unwrap());
+    assert!(
+        store
+            .upsert_identity(&user("o1", 1))
+            .await
+            .unwrap()
+            .new_identity
+    );
     assert_eq!(
         store.commits().1,
         durable_before + 1,
@@ -91,11 +101,11 @@ async fn concurrent_writes_share_commits() {
     let writes: Vec<_> = (0..200)
         .map(|i| {
             let store = Arc::clone(&store);
-            tokio::spawn(async move { store.upsert_user(&user(&format!("o{i}"), 1)).await })
+            tokio::spawn(async move { store.upsert_identity(&user(&format!("o{i}"), 1)).await })
         })
         .collect();
     for w in writes {
-        assert!(w.await.unwrap().unwrap());
+        assert!(w.await.unwrap().unwrap().new_identity);
     }
     let (after, _) = store.commits();
     assert!(
@@ -105,7 +115,13 @@ async fn concurrent_writes_share_commits() {
     );
     for i in 0..200 {
         let openid = OpenId::parse(&format!("o{i}")).unwrap();
-        assert!(store.get_user(&appid(), &openid).await.unwrap().is_some());
+        assert!(
+            store
+                .get_identity(&appid(), &openid)
+                .await
+                .unwrap()
+                .is_some()
+        );
     }
 }
 
@@ -116,14 +132,14 @@ async fn a_failing_write_leaves_the_others_and_no_open_transaction() {
     let dir = tempfile::tempdir().unwrap();
     let store = file_store(&dir).await;
     let failing = store.writer.write(Durability::Durable, |conn| {
-        execute(conn, "INSERT INTO users (appid) VALUES ($1)", &[&"wx"])?;
+        execute(conn, "INSERT INTO identities (appid) VALUES ($1)", &[&"wx"])?;
         Ok(())
     });
     let first = user("o1", 1);
-    let fine = store.upsert_user(&first);
+    let fine = store.upsert_identity(&first);
     let (failed, ok) = tokio::join!(failing, fine);
     assert!(failed.is_err(), "NOT NULL columns refuse the row");
-    assert!(ok.unwrap());
+    assert!(ok.unwrap().new_identity);
     let open = store
         .writer
         .write(Durability::Lazy, |conn| Ok(conn.is_autocommit()))
@@ -165,7 +181,7 @@ async fn a_cancelled_write_is_not_applied() {
         .await
         .unwrap();
     let gone_user = user("gone", 1);
-    let upsert = store.upsert_user(&gone_user);
+    let upsert = store.upsert_identity(&gone_user);
     // Poll once so it is queued, then drop it (a cancelled request).
     assert!(
         futures_poll_once(upsert).await,
@@ -174,7 +190,7 @@ async fn a_cancelled_write_is_not_applied() {
     release.send(()).unwrap();
     blocker.await.unwrap();
     let gone = OpenId::parse("gone").unwrap();
-    assert!(store.get_user(&appid(), &gone).await.unwrap().is_none());
+    assert!(store.get_identity(&appid(), &gone).await.unwrap().is_none());
 }
 
 /// Polls a future once and drops it; true if it was still pending.

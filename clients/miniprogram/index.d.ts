@@ -1,6 +1,6 @@
 // Types of wxlogin-miniprogram (src/index.js, dist/index.cjs, miniprogram_dist/index.js).
 
-/** The storage key under which the session token is kept: `"wxlogin_token"`. */
+/** The storage key under which the credentials are kept: `"wxlogin_token"`. */
 export declare const TOKEN_KEY: string;
 
 /** Error codes of the wxlogin service (README, "Error codes") and of this client. */
@@ -23,7 +23,8 @@ export type WxLoginErrorCode =
   | 'internal'
   | 'upstream_unavailable'
   | 'store_unavailable'
-  // client: no response, wx.login failed, a 2xx without the expected body,
+  // client: no response, the platform's login call (wx.login, tt.login,
+  // my.getAuthCode, …) failed, a 2xx without the expected body,
   // or a non-2xx whose body is not wxlogin's error shape (`http_502`, …)
   | 'network_error'
   | 'wx_login_failed'
@@ -59,7 +60,10 @@ export declare class SessionKeyStaleError extends WxLoginError {
   code: 'session_key_stale';
 }
 
-/** The subset of the mini program `wx` API the client uses. */
+/** The platforms wxlogin serves; `platform` is sent on login for all but `wechat`. */
+export type Platform = 'wechat' | 'wecom' | 'douyin' | 'alipay' | 'qq' | 'baidu';
+
+/** The subset of the mini program `wx` API the client uses (tt, qq, swan and uni look alike). */
 export interface WxApi {
   login(options: {
     success?(res: { code: string }): void;
@@ -79,30 +83,87 @@ export interface WxApi {
   removeStorageSync?(key: string): void;
 }
 
+/**
+ * A platform's global object: `wx` (WeChat; WeCom's has `wx.qy.login`), `tt`
+ * (`tt.login` → code, anonymousCode), `my` (`my.getAuthCode`, `my.request`
+ * with `headers`/`status`, `my.getStorageSync({key})`), `qq`, `swan`
+ * (`swan.getLoginCode`) or `uni`. Only the calls named in the README are used.
+ */
+export type PlatformApi = WxApi | Record<string, any>;
+
 export interface ClientOptions {
   /** Where wxlogin is, e.g. `https://api.example.com` (a trailing `/` is ignored). */
   baseUrl: string;
   /** Sent on login and as `X-Wx-Appid` (a token of another app is then refused). */
   appid?: string;
-  /** The `wx` API; defaults to the mini program's global `wx`. */
+  /**
+   * The platform; found from the globals (`uni`, `qq`, `tt`, `swan`, `my`, `wx`)
+   * when absent. WeCom is never guessed (its `wx` is WeChat's plus `wx.qy`): say
+   * `'wecom'`. With uni-app: taken from `provider`, else from
+   * `uni.getSystemInfoSync().uniPlatform`, else required.
+   */
+  platform?: Platform;
+  /** The platform's global object; defaults to the one found (or the one of `platform`). */
+  api?: PlatformApi;
+  /** The `wx` API (older name of `api`, for WeChat); defaults to the mini program's global `wx`. */
   wx?: WxApi;
-  /** Storage key of the token; default `TOKEN_KEY`. */
+  /** uni-app only: `uni.login`'s provider (`weixin`, `toutiao`, `alipay`, `qq`, `baidu`). */
+  provider?: string;
+  /** Storage key of the credentials; default `TOKEN_KEY`. */
   storageKey?: string;
+  /** The clock, in ms since the epoch (default `Date.now`); for tests. */
+  now?: () => number;
 }
 
-export interface LoginResult {
-  token: string;
-  token_type: 'Bearer';
-  /** RFC 3339, e.g. `2026-12-25T10:20:32Z`. */
-  expires_at: string;
+interface Identity {
+  /** The user: one across apps and platforms when they share a unionid. */
+  user_id: string;
+  platform: Platform;
   appid: string;
   openid: string;
   unionid?: string | null;
   new_user: boolean;
 }
 
+/** The login answer of a service with opaque tokens (the default). */
+export interface OpaqueLoginResult extends Identity {
+  token: string;
+  token_type: 'Bearer';
+  /** RFC 3339, e.g. `2026-12-25T10:20:32Z`. */
+  expires_at: string;
+}
+
+/** The login (and refresh) answer of a service with `tokens.format = "jwt"`. */
+export interface PairLoginResult extends Identity {
+  /** A JWT, verifiable by any backend with the service's JWKS. */
+  access_token: string;
+  token_type: 'Bearer';
+  /** Seconds the access token lives. */
+  expires_in: number;
+  /** `wxr_…`; single use: every refresh answers a new one. */
+  refresh_token: string;
+  /** RFC 3339. */
+  refresh_expires_at: string;
+}
+
+export type LoginResult = OpaqueLoginResult | PairLoginResult;
+
+/** What `tokens()` reports; times in ms since the epoch (null: not said by the service). */
+export type StoredTokens =
+  | { format: 'opaque'; access_token: string }
+  | {
+      format: 'jwt';
+      access_token: string;
+      /** From `expires_in`, on this device's clock (the client renews 30 s earlier). */
+      expires_at: number | null;
+      refresh_token: string;
+      refresh_expires_at: number | null;
+    };
+
 export interface SessionInfo {
   session_id: string;
+  user_id: string;
+  platform: Platform;
   appid: string;
   openid: string;
   unionid?: string | null;
@@ -144,12 +205,17 @@ export interface Response<T = any> {
 }
 
 export interface WxLoginClient {
-  /** wx.login + POST /v1/login; joins a login already in progress. */
+  /** The platform this client logs in on. */
+  readonly platform: Platform;
+  /** The platform's login call + POST /v1/login; joins a login already in progress. */
   login(): Promise<LoginResult>;
   /**
-   * wx.request with `Authorization: Bearer <token>`: logs in first when there
-   * is no token, and once more (then retries once) on a 401. Resolves for a
-   * 2xx answer, rejects with WxLoginError otherwise.
+   * The platform's request with `Authorization: Bearer <token>`: logs in first
+   * when there is no token. Opaque tokens: on a 401, logs in again and
+   * retries once. Token pairs: refreshes first when the access token is about
+   * to expire; on a 401 refreshes (once for all concurrent calls; a refresh
+   * answering 401 means a login) and retries once. Resolves for a 2xx answer,
+   * rejects with WxLoginError otherwise.
    */
   request<T = any>(options: RequestOptions): Promise<Response<T>>;
   /** GET /v1/session. */
@@ -158,10 +224,21 @@ export interface WxLoginClient {
   decrypt<T = Record<string, unknown>>(openData: OpenData): Promise<T>;
   /** POST /v1/phone with the getPhoneNumber button's code. */
   phone(code: string): Promise<PhoneInfo>;
-  /** POST /v1/logout and clear the stored token (cleared even if the call fails). */
+  /**
+   * End the session and clear the stored credentials (cleared even if the
+   * call fails; never logs in). Opaque: POST /v1/logout. Pair: POST
+   * /v1/session/logout (refreshing an expired access token first).
+   */
   logout(): Promise<void>;
-  /** The stored token, or null. */
+  /** The stored token (opaque token or access token), or null. */
   token(): string | null;
+  /** The stored credentials and their format, or null. */
+  tokens(): StoredTokens | null;
+  /**
+   * A token good for a call now, for requests the client does not make
+   * (uploadFile, a socket, …): logs in or refreshes first when needed.
+   */
+  accessToken(): Promise<string>;
 }
 
 export declare function createClient(options: ClientOptions): WxLoginClient;

@@ -24,6 +24,8 @@ import { parse } from 'acorn';
 import { build, OUTPUTS, toCommonJs } from '../scripts/build.mjs';
 import * as esm from '../src/index.js';
 import { builtFiles, requireBuilt } from './built.js';
+import { createFakeRuntime, scriptedTransport } from './fake-runtimes.js';
+import { createScriptedService, SERVICE_URL } from './scripted-service.js';
 import { BASE_URL, createScriptedWx } from './scripted-wx.js';
 
 const PACKAGE = fileURLToPath(new URL('..', import.meta.url));
@@ -109,6 +111,39 @@ async function scenario(sdk, clientFor = (wx, extra) => sdk.createClient({ baseU
     return { stored: customWx.getStorageSync('other_key'), requests: customWx.log };
   })();
   trace.tokenKey = sdk.TOKEN_KEY;
+  trace.pair = await pairScenario(sdk);
+  return trace;
+}
+
+/**
+ * The token pair (`tokens.format = "jwt"`) on Douyin and on Alipay (its own
+ * request and storage shapes), against test/scripted-service.js on a manual
+ * clock: refresh before expiry, one refresh for concurrent 401s, a reused
+ * refresh token ending in a login, logout.
+ */
+async function pairScenario(sdk) {
+  let t = Date.parse('2026-03-01T08:00:00Z');
+  const now = () => t;
+  const trace = {};
+  for (const kind of ['douyin', 'alipay']) {
+    const service = createScriptedService({ format: 'jwt', now });
+    const fake = createFakeRuntime(kind, { transport: scriptedTransport(service) });
+    const client = sdk.createClient({ baseUrl: SERVICE_URL, appid: 'wxapp', platform: kind, api: fake.api, now });
+    const steps = {};
+    steps.concurrent = await Promise.all([client.session(), client.session()].map(outcome));
+    t += 590_000;
+    steps.beforeExpiry = await outcome(client.session());
+    service.expireAccessTokens();
+    steps.after401 = await Promise.all([client.session(), client.session()].map(outcome));
+    service.useRefreshToken(client.tokens().refresh_token);
+    service.expireAccessTokens();
+    steps.afterReuse = await outcome(client.session());
+    steps.tokens = plain(client.tokens());
+    steps.logout = await outcome(client.logout());
+    steps.requests = service.log.map((r) => [r.method, r.path, r.status]);
+    steps.calls = fake.calls.map((c) => c.fn);
+    trace[kind] = steps;
+  }
   return trace;
 }
 
@@ -180,6 +215,23 @@ test('each build behaves like src/index.js (same requests, results and errors)',
   assert.equal(expected.custom.stored, 'wxl_scripted_1');
   assert.ok(!('X-Wx-Appid' in expected.custom.requests[0].header));
   assert.ok(expected.requests.some((r) => r.method === 'POST' && r.url === `${BASE_URL}/v1/logout` && r.status === 204));
+  for (const kind of ['douyin', 'alipay']) {
+    const pair = expected.pair[kind];
+    assert.ok([...pair.concurrent, pair.beforeExpiry, ...pair.after401, pair.afterReuse].every((r) => r.ok && r.ok.platform === kind), kind);
+    assert.deepEqual(
+      pair.requests.filter(([, path]) => path !== '/v1/session'),
+      [
+        ['POST', '/v1/login', 200],
+        ['POST', '/v1/session/refresh', 200], // before expiry
+        ['POST', '/v1/session/refresh', 200], // one for two 401s
+        ['POST', '/v1/session/refresh', 401], // a reused refresh token
+        ['POST', '/v1/login', 200],
+        ['POST', '/v1/session/logout', 204],
+      ],
+      kind,
+    );
+    assert.equal(pair.tokens.format, 'jwt');
+  }
 
   for (const file of OUTPUTS) {
     assert.deepEqual(await scenario(requireBuilt(file)), expected, `${file} (require) differs from src/index.js`);

@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { createClient, SessionKeyStaleError, TOKEN_KEY, WxLoginError } from '../src/index.js';
 import { OUTPUTS } from '../scripts/build.mjs';
 import { requireBuilt } from './built.js';
+import { createFakeRuntime, httpTransport } from './fake-runtimes.js';
 import { createFakeWx } from './fake-wx.js';
 import { revokeUser, sim, startDemo } from './harness.js';
 
@@ -297,8 +298,13 @@ describe('session and logout', () => {
   test('errors of other shapes get http_<status>; no response is network_error', T, async () => {
     const { client } = device();
     await client.login();
-    const error = await rejectsWith(client.request({ url: '/healthz', method: 'DELETE' }), 'http_405');
-    assert.equal(error.status, 405);
+    // The simulator's test API answers {"error": "<text>"}: not wxlogin's shape.
+    const error = await rejectsWith(client.request({ url: `${demo.simulator}/__sim/nope` }), 'http_404');
+    assert.equal(error.status, 404);
+    assert.equal(typeof error.data.error, 'string');
+    // wxlogin's own errors keep their code, whatever the status.
+    const e405 = await rejectsWith(client.request({ url: '/healthz', method: 'DELETE' }), 'method_not_allowed');
+    assert.equal(e405.status, 405);
 
     const offline = createClient({
       baseUrl: 'http://127.0.0.1:9',
@@ -348,4 +354,46 @@ describe('logout during a login', () => {
       [[204, `Bearer ${token}`]],
     );
   });
+});
+
+describe('other runtimes over the real service', () => {
+  // The demo binary plays WeChat only and its /v1/login takes no `platform`
+  // yet, so these start from a token of a WeChat login put in the platform's
+  // storage; their logins run against the stand-in (test/runtimes.test.js).
+  // What is real here: each platform's request shape (Alipay's `headers` and
+  // `status`, its non-2xx in `fail`) and storage, over HTTP, to the service.
+  for (const kind of ['douyin', 'alipay', 'qq', 'baidu', 'wecom', 'uni']) {
+    test(`${kind}: authenticated calls, errors and logout through its request and storage`, T, async () => {
+      const { token, openid } = await device().client.login();
+      const fake = createFakeRuntime(kind, { transport: httpTransport() });
+      fake.storage.set(TOKEN_KEY, token);
+      if (kind === 'uni') globalThis.uni = fake.api;
+      try {
+        const client = createClient({
+          baseUrl: demo.service,
+          appid: demo.appid,
+          ...(kind === 'uni' ? {} : { platform: kind, api: fake.api }),
+        });
+        assert.equal(client.platform, kind === 'uni' ? 'wechat' : kind);
+        assert.equal((await client.session()).openid, openid);
+        const res = await client.request({ url: '/v1/auth', data: { appid: demo.appid } });
+        assert.equal(res.statusCode, 200);
+        assert.equal(res.header['x-wx-openid'], openid);
+        assert.match(fake.requests.at(-1).url, /\?appid=wx4f4bc4dec97d474b$/);
+        assert.equal(fake.requests.at(-1).header.Authorization, `Bearer ${token}`);
+
+        const error = await rejectsWith(client.request({ url: '/healthz', method: 'DELETE' }), 'method_not_allowed');
+        assert.equal(error.status, 405);
+
+        await client.logout();
+        assert.deepEqual(fake.requests.at(-1).status, 204);
+        assert.equal(fake.storage.has(TOKEN_KEY), false);
+        const after = await fetch(`${demo.service}/v1/session`, { headers: { authorization: `Bearer ${token}` } });
+        assert.equal(after.status, 401, 'the token is dead');
+        assert.equal(fake.logins(), 0, 'no login needed');
+      } finally {
+        delete globalThis.uni;
+      }
+    });
+  }
 });

@@ -20,6 +20,8 @@ use crate::telemetry;
 pub enum StartupError {
     #[error("store: {0}")]
     Store(#[from] StoreError),
+    #[error("token signing keys: {0}")]
+    SigningKeys(String),
     #[error("cannot listen on {addr}: {source}")]
     Bind {
         addr: SocketAddr,
@@ -44,8 +46,13 @@ pub async fn build_state(
             config.apps.clone(),
             config.policy,
         )
-        .with_identity(config.identity),
+        .with_identity(config.identity)
+        .with_tokens(config.tokens.clone()),
     );
+    // jwt mode: the signing keys exist before the first login needs one.
+    core.refresh_signing_keys()
+        .await
+        .map_err(|e| StartupError::SigningKeys(e.to_string()))?;
     Ok(Arc::new(HttpState {
         core,
         limiter: http::login::LoginLimiter::new(config.rate_limits),
@@ -148,6 +155,10 @@ async fn housekeeping(state: Arc<HttpState>) {
             _ = tick.tick() => {
                 state.limiter.shrink();
                 state.core.shrink_limits();
+                // jwt mode: pick up keys other instances made; rotate when due.
+                if let Err(e) = state.core.refresh_signing_keys().await {
+                    tracing::warn!(error = %e, "cannot refresh the token signing keys");
+                }
                 match state.core.store.purge_expired(state.core.clock.now()).await {
                     Ok(0) => {}
                     Ok(n) => tracing::debug!(rows = n, "purged expired rows"),

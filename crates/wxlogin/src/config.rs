@@ -13,6 +13,7 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use wechat::{AppId, AppSecret};
 
+use crate::domain::jwt::TokenSettings;
 use crate::domain::{App, Apps, DataKey, IdentityPolicy, Policy};
 use crate::store::StoreUrl;
 use crate::telemetry::LogFormat;
@@ -20,6 +21,7 @@ use crate::telemetry::LogFormat;
 mod env;
 mod limits;
 mod secrets;
+mod tokens;
 
 pub use limits::{HttpLimits, HttpSettings, RateLimits};
 pub use secrets::ApiKey;
@@ -77,6 +79,7 @@ pub struct Settings {
     pub rate_limits: RateLimits,
     pub sessions: Policy,
     pub identity: IdentityPolicy,
+    pub tokens: TokenSettings,
     pub http: HttpSettings,
     pub apps: Vec<AppSettings>,
 }
@@ -101,6 +104,7 @@ impl Default for Settings {
             rate_limits: RateLimits::default(),
             sessions: Policy::default(),
             identity: IdentityPolicy::default(),
+            tokens: TokenSettings::default(),
             http: HttpSettings::default(),
             apps: Vec::new(),
         }
@@ -294,6 +298,7 @@ impl Settings {
             .build()
             .map_err(|e| invalid("wechat_base_url", e.to_string()))?;
         let http = self.http.validate()?;
+        tokens::validate(&self.tokens)?;
         Ok(Config {
             listen,
             http,
@@ -307,6 +312,7 @@ impl Settings {
             rate_limits: self.rate_limits,
             policy: p,
             identity: self.identity,
+            tokens: self.tokens,
             apps: Apps::new(apps),
         })
     }
@@ -327,5 +333,6 @@ pub struct Config {
     pub rate_limits: RateLimits,
     pub policy: Policy,
     pub identity: IdentityPolicy,
+    pub tokens: TokenSettings,
     pub apps: Apps,
 }

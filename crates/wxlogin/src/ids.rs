@@ -202,6 +202,11 @@ impl LockName {
         Self(format!("access_token:{appid}"))
     }
 
+    /// A lock of the service's own (e.g. `signing_keys`).
+    pub fn named(name: &str) -> Self {
+        Self(name.to_owned())
+    }
+
     pub fn as_str(&self) -> &str {
         &self.0
     }

@@ -622,6 +622,7 @@ macro_rules! conformance {
                 a_refresh_chain_is_revoked_together,
                 the_audit_log_pages_newest_first,
                 a_proved_phone_is_kept_on_the_user,
+                signing_keys_and_sessions_by_id,
             );
         }
     };

@@ -26,12 +26,13 @@ const SETTINGS: &[&str] = &[
     "rate_limits",
     "sessions",
     "identity",
+    "tokens",
     "http",
     "apps",
 ];
 
 /// Tables whose keys are set as `WXLOGIN_TABLE__KEY`.
-const SECTIONS: &[&str] = &["rate_limits", "sessions", "identity", "http"];
+const SECTIONS: &[&str] = &["rate_limits", "sessions", "identity", "tokens", "http"];
 
 /// Read by `Settings::load` itself: a single app without a file.
 const SINGLE_APP: &[&str] = &["appid", "secret", "secret_file"];

@@ -12,6 +12,7 @@ use tokio::sync::OnceCell;
 use tracing::Instrument as _;
 use wechat::JsCode;
 
+use super::jwt::AccessGrant;
 use super::token::SessionToken;
 use super::{App, Core, Error};
 use crate::ids::{AppId, ClaimKey, OpenId, Owner, Platform, SessionId, UnionId, UserId};
@@ -20,7 +21,10 @@ use crate::store::{Claim, ClaimState, IdentityUpsert, LoginRecord, SessionRecord
 /// A successful login, as returned to the client.
 #[derive(Debug, Clone)]
 pub struct LoginOutcome {
+    /// The bearer token (opaque mode) or the refresh token (jwt mode).
     pub token: SessionToken,
+    /// The signed access token (jwt mode).
+    pub access: Option<AccessGrant>,
     /// The session behind the token (a JWT names it in `sid`).
     pub session_id: String,
     pub expires_at: i64,
@@ -197,7 +201,10 @@ impl Core {
             new_user_id: new_user_id.clone(),
             link_by_unionid: self.identity.link_by_unionid,
         };
-        let token = SessionToken::generate();
+        let token = match self.jwt {
+            Some(_) => SessionToken::generate_refresh(),
+            None => SessionToken::generate(),
+        };
         // The store writes the session under the user the identity resolves to.
         let record =
             self.new_session_record(&token, &new_user_id, appid, openid, unionid.clone(), now);
@@ -239,7 +246,12 @@ impl Core {
         if !committed.new_identity {
             self.cap_sessions(appid, openid, now).await;
         }
+        let session = SessionRecord {
+            user_id: committed.user_id.clone(),
+            ..record.clone()
+        };
         Ok(LoginOutcome {
+            access: self.grant_for(&session).await?,
             token,
             session_id: record.id.to_string(),
             expires_at: record.expires_at,
@@ -299,6 +311,7 @@ impl Core {
                 wechat_errcode: None,
             })?;
         Ok(LoginOutcome {
+            access: self.grant_for(&session).await?,
             token,
             session_id: session.id.to_string(),
             expires_at: record.expires_at,

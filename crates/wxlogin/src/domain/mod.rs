@@ -6,6 +6,7 @@ pub mod access_token;
 pub mod apps;
 mod cache;
 pub mod error;
+pub mod jwt;
 pub mod login;
 pub mod open_data;
 pub mod rekey;
@@ -97,6 +98,8 @@ pub struct Core {
     pub apps: Apps,
     pub policy: Policy,
     pub identity: IdentityPolicy,
+    /// Signed access tokens, when `tokens.format = "jwt"`.
+    pub(crate) jwt: Option<jwt::Jwt>,
     pub(crate) inflight: login::InFlight,
     pub(crate) tokens: access_token::AccessTokens,
     pub(crate) cache: Option<cache::VerifyCache>,
@@ -120,6 +123,7 @@ impl Core {
             apps,
             policy,
             identity: IdentityPolicy::default(),
+            jwt: None,
             inflight: login::InFlight::default(),
             tokens: access_token::AccessTokens::new(),
             cache: cache::VerifyCache::new(policy.cache_ttl, policy.key_grace),
@@ -131,6 +135,22 @@ impl Core {
     pub fn with_identity(mut self, identity: IdentityPolicy) -> Self {
         self.identity = identity;
         self
+    }
+
+    /// With the access token format of `[tokens]` (jwt mode needs an issuer,
+    /// which the configuration checks).
+    pub fn with_tokens(mut self, tokens: jwt::TokenSettings) -> Self {
+        self.jwt = jwt::Jwt::new(tokens);
+        self
+    }
+
+    /// The access token format in force.
+    pub fn token_format(&self) -> jwt::TokenFormat {
+        if self.jwt.is_some() {
+            jwt::TokenFormat::Jwt
+        } else {
+            jwt::TokenFormat::Opaque
+        }
     }
 
     /// Free the verify cache's entries that can no longer answer (part of

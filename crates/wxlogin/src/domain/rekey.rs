@@ -32,6 +32,7 @@ fn aad_of(slot: &SealedSlot) -> Vec<u8> {
         SealedSlot::ReplayToken { session_id, .. } => aad("token", &[session_id.as_str()]),
         SealedSlot::AccessToken { appid } => aad("access_token", &[appid.as_str()]),
         SealedSlot::Phone { user_id } => aad("phone", &[user_id.as_str()]),
+        SealedSlot::SigningKey { kid } => aad("signing_key", &[kid.as_str()]),
     }
 }
 
@@ -49,6 +50,7 @@ impl Core {
             SealedTable::Users,
             SealedTable::Claims,
             SealedTable::AccessTokens,
+            SealedTable::SigningKeys,
         ] {
             let mut from = None;
             loop {

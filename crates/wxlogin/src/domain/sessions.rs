@@ -4,6 +4,7 @@
 
 use std::sync::Arc;
 
+use super::jwt::AccessGrant;
 use super::token::{SessionToken, TokenHash};
 use super::user_limits::UserCall;
 use super::{Apps, Core, Error};
@@ -41,11 +42,13 @@ impl SessionInfo {
     }
 }
 
-/// A new token issued by refresh.
+/// A new token issued by refresh: a bearer token (opaque mode), or a
+/// refresh token with a signed access token (jwt mode).
 #[derive(Debug, Clone)]
 pub struct Refreshed {
     pub token: SessionToken,
     pub session: SessionInfo,
+    pub access: Option<AccessGrant>,
 }
 
 impl Core {
@@ -56,19 +59,24 @@ impl Core {
         token: &str,
         expected_app: Option<&str>,
     ) -> Result<SessionInfo, Error> {
-        let hash = token_hash(token)?;
-        let record = self.verify_hash(&hash, expected_app).await?;
+        let record = self.verified(token, expected_app).await?;
         Ok(SessionInfo::of(&record, &self.apps))
     }
 
     /// `verify` for callers that only read the session (decrypt): no copy of
-    /// a cached record.
+    /// a cached record. An opaque token is one hash and one read (or none,
+    /// from the cache); a signed access token (jwt mode) is checked against
+    /// our keys, then its session is read, so a revocation shows at once.
     pub(crate) async fn verified(
         &self,
         token: &str,
         expected_app: Option<&str>,
     ) -> Result<Arc<SessionRecord>, Error> {
-        self.verify_hash(&token_hash(token)?, expected_app).await
+        match super::token::hash_of(token) {
+            Some(hash) => self.verify_hash(&hash, expected_app).await,
+            None if looks_like_jwt(token) => self.verify_jwt(token, expected_app).await,
+            None => Err(Error::InvalidToken),
+        }
     }
 
     /// `verify` for a token already parsed and hashed: refresh and logout need
@@ -135,7 +143,11 @@ impl Core {
         self.user_limits
             .check(UserCall::Refresh, &current.appid, &current.openid)?;
         let now = self.clock.now();
-        let token = SessionToken::generate();
+        // In jwt mode an opaque session refreshes into the new format.
+        let token = match self.jwt {
+            Some(_) => SessionToken::generate_refresh(),
+            None => SessionToken::generate(),
+        };
         let mut record = self.new_session_record(
             &token,
             &current.user_id,
@@ -157,6 +169,70 @@ impl Core {
             return Err(Error::InvalidToken);
         }
         Ok(Refreshed {
+            access: self.grant_for(&record).await?,
+            token,
+            session: SessionInfo::of(&record, &self.apps),
+        })
+    }
+
+    /// Rotate a refresh token (jwt mode): a new refresh token and access
+    /// token for the same session chain. A refresh token used a second time
+    /// means it was copied: the whole chain is revoked (OAuth 2.0 refresh
+    /// token reuse detection), whoever holds the newer token.
+    pub async fn refresh_with_token(
+        &self,
+        refresh_token: &str,
+        expected_app: Option<&str>,
+    ) -> Result<Refreshed, Error> {
+        if self.jwt.is_none() {
+            return Err(Error::InvalidRequest(
+                "refresh_token is for tokens.format = \"jwt\"; send the bearer token instead"
+                    .into(),
+            ));
+        }
+        let hash = super::token::refresh_hash_of(refresh_token).ok_or(Error::InvalidToken)?;
+        let now = self.clock.now();
+        let current = self
+            .store
+            .find_session(&hash)
+            .await?
+            .filter(|s| expected_app.is_none_or(|app| app == s.appid.as_str()))
+            .ok_or(Error::InvalidToken)?;
+        if current.revoked_at.is_some() {
+            let revoked = self.store.revoke_family(&current, now).await?;
+            if let Some(cache) = &self.cache {
+                cache.forget_all_sessions();
+            }
+            tracing::warn!(user_id = %current.user_id, revoked,
+                "a refresh token was used twice: its whole chain is revoked");
+            return Err(Error::InvalidToken);
+        }
+        if !current.is_active(now) {
+            return Err(Error::InvalidToken);
+        }
+        self.user_limits
+            .check(UserCall::Refresh, &current.appid, &current.openid)?;
+        let token = SessionToken::generate_refresh();
+        let mut record = self.new_session_record(
+            &token,
+            &current.user_id,
+            &current.appid,
+            &current.openid,
+            current.unionid.clone(),
+            now,
+        );
+        record.family = current.family.clone();
+        record.expires_at = current.expires_at;
+        record.idle_expires_at = record.idle_expires_at.min(current.expires_at);
+        if !self
+            .store
+            .replace_session(&current.id, &record, now)
+            .await?
+        {
+            return Err(Error::InvalidToken);
+        }
+        Ok(Refreshed {
+            access: self.grant_for(&record).await?,
             token,
             session: SessionInfo::of(&record, &self.apps),
         })
@@ -164,13 +240,12 @@ impl Core {
 
     /// Revoke this token.
     pub async fn logout(&self, token: &str, expected_app: Option<&str>) -> Result<(), Error> {
-        let hash = token_hash(token)?;
-        let current = self.verify_hash(&hash, expected_app).await?;
+        let current = self.verified(token, expected_app).await?;
         let revoked = self
             .store
             .revoke_session(&current.id, self.clock.now())
             .await;
-        self.forget_cached(&hash);
+        self.forget_cached(&current.token_hash);
         // Already revoked elsewhere (and answered from this instance's cache).
         if !revoked? {
             return Err(Error::InvalidToken);
@@ -246,4 +321,13 @@ impl Core {
 /// Only the exact shape we issue is hashed and looked up.
 fn token_hash(token: &str) -> Result<TokenHash, Error> {
     super::token::hash_of(token).ok_or(Error::InvalidToken)
+}
+
+/// Three base64url parts, of a bounded size: worth checking as a JWT.
+fn looks_like_jwt(token: &str) -> bool {
+    token.len() <= 4096
+        && token.bytes().filter(|b| *b == b'.').count() == 2
+        && token
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
 }

@@ -9,6 +9,7 @@ use axum::Json;
 use axum::extract::State;
 use governor::clock::{Clock as _, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
+use secrecy::ExposeSecret as _;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -18,6 +19,8 @@ use super::extract::{ApiJson, ClientIp};
 use crate::clock::rfc3339;
 use crate::config::RateLimits;
 use crate::domain::Error;
+use crate::domain::jwt::AccessGrant;
+use crate::domain::token::SessionToken;
 use crate::ids::Platform;
 use crate::telemetry;
 
@@ -30,14 +33,62 @@ pub struct LoginRequest {
     pub code: String,
 }
 
-#[derive(Debug, Serialize, ToSchema)]
-pub struct LoginResponse {
+/// The tokens of a login or a refresh: `tokens.format = "opaque"` answers
+/// `token` + `expires_at`; `"jwt"` answers `access_token` + `expires_in` +
+/// `refresh_token` + `refresh_expires_at`.
+#[derive(Debug, Default, Serialize, ToSchema)]
+pub struct Tokens {
     /// Opaque session token (`wxl_…`); send as `Authorization: Bearer`.
-    pub token: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub token: Option<String>,
+    /// Absolute expiry of `token` (RFC 3339); the idle timeout may end it sooner.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<String>,
+    /// A signed access token (JWT); send as `Authorization: Bearer`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub access_token: Option<String>,
+    /// Seconds the access token is valid.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expires_in: Option<i64>,
+    /// Opaque refresh token (`wxr_…`): `POST /v1/session/refresh` with it
+    /// gives a new pair; used twice, it revokes the session.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub refresh_token: Option<String>,
+    /// Absolute expiry of the session (RFC 3339).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub refresh_expires_at: Option<String>,
     /// Always `Bearer`.
     pub token_type: &'static str,
-    /// Absolute expiry (RFC 3339); the idle timeout may end it sooner.
-    pub expires_at: String,
+}
+
+impl Tokens {
+    /// The answer for a session token (bearer or refresh) and, in jwt mode,
+    /// its access token.
+    pub fn of(token: &SessionToken, access: Option<&AccessGrant>, expires_at: i64) -> Self {
+        let token = token.expose_secret().to_owned();
+        match access {
+            None => Self {
+                token: Some(token),
+                expires_at: Some(rfc3339(expires_at)),
+                token_type: "Bearer",
+                ..Self::default()
+            },
+            Some(grant) => Self {
+                access_token: Some(grant.token.expose_secret().to_owned()),
+                expires_in: Some(grant.expires_in),
+                refresh_token: Some(token),
+                refresh_expires_at: Some(rfc3339(expires_at)),
+                token_type: "Bearer",
+                ..Self::default()
+            },
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct LoginResponse {
+    #[serde(flatten)]
+    pub tokens: Tokens,
     /// The user: one across apps when they share a unionid.
     pub user_id: String,
     pub platform: Platform,
@@ -168,9 +219,7 @@ pub async fn login(
     });
     let outcome = result?;
     Ok(Json(LoginResponse {
-        token: outcome.token.expose_secret().to_owned(),
-        token_type: "Bearer",
-        expires_at: rfc3339(outcome.expires_at),
+        tokens: Tokens::of(&outcome.token, outcome.access.as_ref(), outcome.expires_at),
         user_id: outcome.user_id,
         platform: outcome.platform,
         appid: outcome.appid,

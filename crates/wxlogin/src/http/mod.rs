@@ -11,6 +11,7 @@ pub mod ops;
 pub mod session;
 pub mod user_data;
 pub mod users;
+pub mod wellknown;
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -171,6 +172,8 @@ pub fn api(state: Arc<HttpState>) -> (Router, utoipa::openapi::OpenApi) {
         .routes(routes!(users::unlink))
         .routes(routes!(users::conflicts))
         .routes(routes!(users::audit))
+        .routes(routes!(wellknown::jwks))
+        .routes(routes!(wellknown::openid_configuration))
         .routes(routes!(ops::healthz))
         .routes(routes!(ops::readyz))
         .routes(routes!(ops::metrics))

@@ -3,14 +3,16 @@
 use std::sync::Arc;
 
 use axum::Json;
+use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::StatusCode;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::HttpState;
 use super::error::ErrorBody;
 use super::extract::{Bearer, ExpectedApp};
+use super::login::Tokens;
 use crate::clock::rfc3339;
 use crate::domain::Error;
 use crate::domain::sessions::SessionInfo;
@@ -51,11 +53,17 @@ impl From<SessionInfo> for SessionResponse {
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct RefreshResponse {
-    /// The new token; the old one is revoked.
-    pub token: String,
-    pub token_type: &'static str,
-    pub expires_at: String,
+    /// The new token(s); the presented one is revoked.
+    #[serde(flatten)]
+    pub tokens: Tokens,
     pub session: SessionResponse,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RefreshRequest {
+    /// The refresh token (`tokens.format = "jwt"`).
+    pub refresh_token: String,
 }
 
 /// The session behind the bearer token.
@@ -78,27 +86,46 @@ pub async fn get_session(
     Ok(Json(session.into()))
 }
 
-/// Issue a new token and revoke the presented one.
+/// Issue new tokens and revoke the presented one: the bearer token (opaque
+/// mode, no body), or `{"refresh_token": …}` (jwt mode, no bearer). A
+/// refresh token used twice revokes its whole session.
 #[utoipa::path(
     post,
     path = "/v1/session/refresh",
     tag = "mini program",
-    security(("bearer" = [])),
+    security(("bearer" = []), ()),
+    request_body(content = Option<RefreshRequest>, description = "jwt mode: the refresh token"),
     responses(
         (status = 200, body = RefreshResponse),
+        (status = 400, description = "invalid_request", body = ErrorBody),
         (status = 401, description = "unauthorized, invalid_token", body = ErrorBody),
+        (status = 429, description = "rate_limited", body = ErrorBody),
     )
 )]
 pub async fn refresh(
     State(state): State<Arc<HttpState>>,
     ExpectedApp(app): ExpectedApp,
-    Bearer(token): Bearer,
+    bearer: Result<Bearer, Error>,
+    body: Bytes,
 ) -> Result<Json<RefreshResponse>, Error> {
-    let refreshed = state.core.refresh(&token, app.as_deref()).await?;
+    let refreshed = if body.iter().all(u8::is_ascii_whitespace) {
+        let Bearer(token) = bearer?;
+        state.core.refresh(&token, app.as_deref()).await?
+    } else {
+        let request: RefreshRequest = serde_json::from_slice(&body).map_err(|e| {
+            Error::InvalidRequest(format!("the body must be {{\"refresh_token\": …}}: {e}"))
+        })?;
+        state
+            .core
+            .refresh_with_token(&request.refresh_token, app.as_deref())
+            .await?
+    };
     Ok(Json(RefreshResponse {
-        token: refreshed.token.expose_secret().to_owned(),
-        token_type: "Bearer",
-        expires_at: rfc3339(refreshed.session.expires_at),
+        tokens: Tokens::of(
+            &refreshed.token,
+            refreshed.access.as_ref(),
+            refreshed.session.expires_at,
+        ),
         session: refreshed.session.into(),
     }))
 }

@@ -42,6 +42,11 @@ pub(super) const SQLITE: &[Migration] = &[
         name: "users and identities",
         sql: include_str!("../../migrations/sqlite/0005_users_and_identities.sql"),
     },
+    Migration {
+        version: 6,
+        name: "signing keys",
+        sql: include_str!("../../migrations/sqlite/0006_signing_keys.sql"),
+    },
 ];
 
 pub(super) const POSTGRES: &[Migration] = &[
@@ -69,6 +74,11 @@ pub(super) const POSTGRES: &[Migration] = &[
         version: 5,
         name: "users and identities",
         sql: include_str!("../../migrations/postgres/0005_users_and_identities.sql"),
+    },
+    Migration {
+        version: 6,
+        name: "signing keys",
+        sql: include_str!("../../migrations/postgres/0006_signing_keys.sql"),
     },
 ];
 

@@ -117,6 +117,8 @@ pub struct Claim<'a> {
 #[async_trait]
 pub trait SessionStore: Send + Sync {
     async fn find_session(&self, hash: &TokenHash) -> Result<Option<SessionRecord>, StoreError>;
+    /// A session by its id (what a signed access token names in `sid`).
+    async fn get_session(&self, id: &SessionId) -> Result<Option<SessionRecord>, StoreError>;
     /// Push the idle deadline forward (never backwards).
     async fn touch_session(
         &self,
@@ -218,6 +220,26 @@ pub trait LockStore: Send + Sync {
     async fn unlock(&self, name: &LockName, owner: &Owner) -> Result<(), StoreError>;
 }
 
+/// A key that signs access tokens, its private half sealed (AAD:
+/// `signing_key`, kid).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SigningKeyRecord {
+    pub kid: String,
+    /// The JOSE name: `ES256` or `EdDSA`.
+    pub alg: String,
+    pub sealed_key: Vec<u8>,
+    pub created_at: UnixTime,
+}
+
+/// The signing keys every instance shares (`tokens.format = "jwt"`).
+#[async_trait]
+pub trait SigningKeyStore: Send + Sync {
+    /// Every stored key, oldest first.
+    async fn signing_keys(&self) -> Result<Vec<SigningKeyRecord>, StoreError>;
+    async fn add_signing_key(&self, key: &SigningKeyRecord) -> Result<(), StoreError>;
+    async fn delete_signing_key(&self, kid: &str) -> Result<(), StoreError>;
+}
+
 /// The tables (or key families) that hold sealed values.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SealedTable {
@@ -225,6 +247,7 @@ pub enum SealedTable {
     Users,
     Claims,
     AccessTokens,
+    SigningKeys,
 }
 
 /// Where a sealed value lives, named by what its associated data binds it to.
@@ -243,6 +266,8 @@ pub enum SealedSlot {
     AccessToken { appid: AppId },
     /// A user's proved phone number (AAD: `phone`, user_id).
     Phone { user_id: UserId },
+    /// A token signing key (AAD: `signing_key`, kid).
+    SigningKey { kid: String },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -282,7 +307,14 @@ pub trait RekeyStore: Send + Sync {
 /// Everything the service needs from storage.
 #[async_trait]
 pub trait Store:
-    IdentityStore + UserStore + SessionStore + ClaimStore + TokenStore + LockStore + RekeyStore
+    IdentityStore
+    + UserStore
+    + SessionStore
+    + ClaimStore
+    + TokenStore
+    + LockStore
+    + SigningKeyStore
+    + RekeyStore
 {
     /// Readiness: a cheap round trip.
     async fn ping(&self) -> Result<(), StoreError>;

@@ -170,6 +170,16 @@ pub(super) fn claim(row: &impl Columns, owner: &Owner) -> Result<ClaimState, Sto
     }
 }
 
+/// kid, alg, sealed_key, created_at.
+pub(super) fn signing_key(row: &impl Columns) -> Result<super::SigningKeyRecord, StoreError> {
+    Ok(super::SigningKeyRecord {
+        kid: required(row.text(0)?, "kid")?,
+        alg: required(row.text(1)?, "alg")?,
+        sealed_key: required(row.bytes(2)?, "sealed_key")?,
+        created_at: required(row.int(3)?, "created_at")?,
+    })
+}
+
 /// sealed_token, expires_at, fence.
 pub(super) fn token(row: &impl Columns) -> Result<CachedToken, StoreError> {
     Ok(CachedToken {

@@ -78,6 +78,18 @@ pub(super) fn phone_value(row: &impl Columns) -> Result<SealedValue, StoreError>
     })
 }
 
+/// kid, sealed_key.
+pub(super) fn signing_key_value(row: &impl Columns) -> Result<SealedValue, StoreError> {
+    let kid = row.text(0)?.ok_or_else(|| corrupt("kid is missing"))?;
+    let sealed = row
+        .bytes(1)?
+        .ok_or_else(|| corrupt("sealed_key is missing"))?;
+    Ok(SealedValue {
+        slot: SealedSlot::SigningKey { kid },
+        sealed,
+    })
+}
+
 /// A page of SQL rows: full means there may be more after its last value.
 pub(super) fn page(values: Vec<SealedValue>, rows: usize, limit: usize) -> SealedPage {
     let next = (rows >= limit).then(|| values.last().map(cursor)).flatten();
@@ -93,6 +105,7 @@ fn cursor(value: &SealedValue) -> Cursor {
         SealedSlot::ReplayToken { claim, .. } => Cursor(claim.0.to_vec()),
         SealedSlot::AccessToken { appid } => Cursor(appid.as_str().as_bytes().to_vec()),
         SealedSlot::Phone { user_id } => Cursor(user_id.as_str().as_bytes().to_vec()),
+        SealedSlot::SigningKey { kid } => Cursor(kid.as_bytes().to_vec()),
     }
 }
 

@@ -40,6 +40,25 @@ pub const OFFER_UNIONID: &str =
 pub const INSERT_USER: &str =
     "INSERT INTO users (user_id, created_at) VALUES ($1, $2) ON CONFLICT (user_id) DO NOTHING";
 
+/// $1 id. Columns of `rows::session`.
+pub const SESSION_BY_ID: &str = "SELECT id, token_hash, user_id, family, appid, openid, unionid, created_at, expires_at, idle_expires_at, revoked_at
+     FROM sessions WHERE id = $1";
+
+/// Columns of `rows::signing_key`, oldest first.
+pub const SIGNING_KEYS: &str =
+    "SELECT kid, alg, sealed_key, created_at FROM signing_keys ORDER BY created_at, kid";
+/// $1..$4 = kid, alg, sealed key, created_at.
+pub const ADD_SIGNING_KEY: &str =
+    "INSERT INTO signing_keys (kid, alg, sealed_key, created_at) VALUES ($1, $2, $3, $4)";
+/// $1 kid.
+pub const DELETE_SIGNING_KEY: &str = "DELETE FROM signing_keys WHERE kid = $1";
+/// Sealed signing keys for rekey: $1 start (exclusive), $2 page size.
+pub const SEALED_SIGNING_KEYS: &str =
+    "SELECT kid, sealed_key FROM signing_keys WHERE kid > $1 ORDER BY kid LIMIT $2";
+/// $1 kid, $2 new, $3 old.
+pub const RESEAL_SIGNING_KEY: &str =
+    "UPDATE signing_keys SET sealed_key = $2 WHERE kid = $1 AND sealed_key = $3";
+
 /// Columns of `rows::user`. $1 user id.
 pub const USER_BY_ID: &str =
     "SELECT user_id, created_at, phone, phone_at FROM users WHERE user_id = $1";

@@ -197,7 +197,9 @@ impl TestApp {
         let response = self.post_login(json!({"appid": appid, "code": code})).await;
         assert_eq!(response.status(), StatusCode::OK);
         let body: Value = response.json().await.unwrap();
-        (body["token"].as_str().unwrap().to_owned(), body)
+        // The bearer token: opaque, or the access token in jwt mode.
+        let token = body["token"].as_str().or(body["access_token"].as_str());
+        (token.unwrap().to_owned(), body)
     }
 
     pub async fn get_bearer(&self, path: &str, token: &str) -> reqwest::Response {

@@ -7,6 +7,7 @@ mod bad_input;
 mod connections;
 mod faults;
 mod helpers;
+mod jwt;
 mod login;
 mod login_errors;
 mod logs;

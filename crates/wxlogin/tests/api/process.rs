@@ -34,6 +34,17 @@ impl ServiceProcess {
         rust_log: Option<&str>,
         store_url: Option<&str>,
     ) -> Self {
+        Self::start_with(dir, sim_url, rust_log, store_url, &[])
+    }
+
+    /// `start_on`, with extra `WXLOGIN_*` settings in the environment.
+    pub fn start_with(
+        dir: &Path,
+        sim_url: &str,
+        rust_log: Option<&str>,
+        store_url: Option<&str>,
+        env: &[(&str, &str)],
+    ) -> Self {
         let data_key = wxlogin::domain::DataKey::generate_text();
         std::fs::write(dir.join("data.key"), &data_key).unwrap();
         std::fs::write(dir.join("secret.txt"), SECRET_A).unwrap();
@@ -66,6 +77,7 @@ secret_file = "{dir}/secret.txt"
         if let Some(url) = store_url {
             command.env("WXLOGIN_STORE", url);
         }
+        command.envs(env.iter().copied());
         let mut child = command.spawn().unwrap();
         // Both streams feed one channel; the listening address is read from it.
         let (tx, lines) = std::sync::mpsc::channel::<String>();

@@ -430,3 +430,88 @@ async fn raw_postgres_and_redis_contents_hold_no_session_key_and_no_token() {
         }
     }
 }
+
+/// In jwt mode too: access tokens, refresh tokens (old and new) and the
+/// signing keys' private halves reach no log line at TRACE.
+#[tokio::test]
+async fn trace_logs_of_a_jwt_session_contain_no_token() {
+    let sim_app = spawn_app().await; // only for its simulator
+    let dir = tempfile::tempdir().unwrap();
+    let service = ServiceProcess::start_with(
+        dir.path(),
+        &sim_app.sim.base_url(),
+        Some("trace"),
+        None,
+        &[
+            ("WXLOGIN_TOKENS__FORMAT", "jwt"),
+            ("WXLOGIN_TOKENS__ISSUER", "https://login.example.test"),
+        ],
+    );
+    let address = service.address.clone();
+    let http = http_client();
+    let openid = sim_app.new_user(APP_A);
+    let code = sim_app.code_for(APP_A, &openid);
+    let login: Value = http
+        .post(format!("{address}/v1/login"))
+        .json(&json!({"code": code}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let access = login["access_token"].as_str().unwrap().to_owned();
+    let refresh = login["refresh_token"].as_str().unwrap().to_owned();
+    let session = http
+        .get(format!("{address}/v1/session"))
+        .bearer_auth(&access)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(session.status(), StatusCode::OK);
+    let rotated: Value = http
+        .post(format!("{address}/v1/session/refresh"))
+        .json(&json!({"refresh_token": refresh}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let access2 = rotated["access_token"].as_str().unwrap().to_owned();
+    let refresh2 = rotated["refresh_token"].as_str().unwrap().to_owned();
+    // The old refresh token again: reuse, the chain is revoked (and logged).
+    let reuse = http
+        .post(format!("{address}/v1/session/refresh"))
+        .json(&json!({"refresh_token": refresh}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(reuse.status(), StatusCode::UNAUTHORIZED);
+    http.post(format!("{address}/v1/introspect"))
+        .bearer_auth(SERVICE_KEY)
+        .json(&json!({"token": access2}))
+        .send()
+        .await
+        .unwrap();
+    let log = service.finish().await;
+    let log_path = dir.path().join("log.txt");
+    std::fs::write(&log_path, &log).unwrap();
+    assert!(log.contains("used twice"), "the reuse was logged:\n{log}");
+    // A token's signature part alone would identify it.
+    let signature = |t: &str| t.rsplit('.').next().unwrap().to_owned();
+    for secret in [
+        &access,
+        &access2,
+        &signature(&access),
+        &refresh,
+        &refresh2,
+        &code,
+    ] {
+        assert!(
+            !log.contains(secret.as_str()),
+            "a token leaked into the logs (see {})",
+            log_path.display()
+        );
+    }
+}

@@ -270,3 +270,30 @@ pub async fn a_proved_phone_is_kept_on_the_user(store: Arc<dyn Store>) {
             .unwrap()
     );
 }
+
+pub async fn signing_keys_and_sessions_by_id(store: Arc<dyn Store>) {
+    use wxlogin::store::SigningKeyRecord;
+    assert!(store.signing_keys().await.unwrap().is_empty());
+    let key = |kid: &str, at: i64| SigningKeyRecord {
+        kid: kid.into(),
+        alg: "ES256".into(),
+        sealed_key: vec![1, 2, 3],
+        created_at: at,
+    };
+    store.add_signing_key(&key("k2", T0 + 1)).await.unwrap();
+    store.add_signing_key(&key("k1", T0)).await.unwrap();
+    let kids: Vec<String> = store
+        .signing_keys()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|k| k.kid)
+        .collect();
+    assert_eq!(kids, ["k1", "k2"], "oldest first");
+    store.delete_signing_key("k1").await.unwrap();
+    assert_eq!(store.signing_keys().await.unwrap(), [key("k2", T0 + 1)]);
+    // A session is found by its id too (a signed token names it in `sid`).
+    let (_, s) = login(&store, &APP, "o1", None, T0, true).await;
+    assert_eq!(store.get_session(&s.id).await.unwrap(), Some(s));
+    assert_eq!(store.get_session(&sid("nope")).await.unwrap(), None);
+}

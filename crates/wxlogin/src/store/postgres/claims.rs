@@ -5,7 +5,7 @@ use async_trait::async_trait;
 use tokio_postgres::types::ToSql;
 
 use super::users::commit_identity;
-use super::{PostgresStore, execute, insert_session, query_opt, unavailable};
+use super::{PostgresStore, execute, insert_session, query, query_opt, unavailable};
 use crate::clock::UnixTime;
 use crate::ids::{AppId, ClaimKey, LockName, Owner, Refusal};
 use crate::store::rows::{self, corrupt};
@@ -13,6 +13,7 @@ use crate::store::{
     CachedToken, Claim, ClaimState, ClaimStore, Committed, IdentityUpsert, LockStore, LoginRecord,
     REVOKED_AFTERLIFE, SESSION_AFTERLIFE, SessionRecord, Store, StoreError, TokenStore, sql,
 };
+use crate::store::{SigningKeyRecord, SigningKeyStore};
 
 #[async_trait]
 impl ClaimStore for PostgresStore {
@@ -164,5 +165,33 @@ impl Store for PostgresStore {
         )
         .await?;
         Ok(claims + sessions)
+    }
+}
+
+#[async_trait]
+impl SigningKeyStore for PostgresStore {
+    async fn signing_keys(&self) -> Result<Vec<SigningKeyRecord>, StoreError> {
+        let conn = self.conn().await?;
+        query(&conn, sql::SIGNING_KEYS, &[])
+            .await?
+            .iter()
+            .map(rows::signing_key)
+            .collect()
+    }
+
+    async fn add_signing_key(&self, key: &SigningKeyRecord) -> Result<(), StoreError> {
+        let conn = self.conn().await?;
+        let params: [&(dyn ToSql + Sync); 4] =
+            [&key.kid, &key.alg, &key.sealed_key, &key.created_at];
+        execute(&conn, sql::ADD_SIGNING_KEY, &params)
+            .await
+            .map(drop)
+    }
+
+    async fn delete_signing_key(&self, kid: &str) -> Result<(), StoreError> {
+        let conn = self.conn().await?;
+        execute(&conn, sql::DELETE_SIGNING_KEY, &[&kid])
+            .await
+            .map(drop)
     }
 }

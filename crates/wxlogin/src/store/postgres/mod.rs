@@ -174,6 +174,15 @@ impl SessionStore for PostgresStore {
             .transpose()
     }
 
+    async fn get_session(&self, id: &SessionId) -> Result<Option<SessionRecord>, StoreError> {
+        let conn = self.conn().await?;
+        query_opt(&conn, sql::SESSION_BY_ID, &[&id.as_str()])
+            .await?
+            .as_ref()
+            .map(rows::session)
+            .transpose()
+    }
+
     async fn touch_session(
         &self,
         id: &SessionId,

@@ -57,6 +57,14 @@ impl RekeyStore for PostgresStore {
                 }
                 found.len()
             }
+            SealedTable::SigningKeys => {
+                let start = sealed::text_start(from);
+                let found = query(sql::SEALED_SIGNING_KEYS, &[&start, &size]).await?;
+                for row in &found {
+                    values.push(sealed::signing_key_value(row)?);
+                }
+                found.len()
+            }
         };
         Ok(sealed::page(values, found, limit))
     }
@@ -83,6 +91,9 @@ impl RekeyStore for PostgresStore {
             }
             SealedSlot::Phone { user_id } => {
                 execute(&conn, sql::RESEAL_PHONE, &[&user_id.as_str(), &new, old]).await?
+            }
+            SealedSlot::SigningKey { kid } => {
+                execute(&conn, sql::RESEAL_SIGNING_KEY, &[kid, &new, old]).await?
             }
         };
         Ok(changed == 1)

@@ -10,7 +10,7 @@ use crate::ids::{AppId, ClaimKey, LockName, Owner, Refusal};
 use crate::store::rows::{self, Fields};
 use crate::store::{
     CachedToken, Claim, ClaimState, ClaimStore, Committed, IdentityUpsert, LockStore, LoginRecord,
-    SessionRecord, Store, StoreError, TokenStore,
+    SessionRecord, SigningKeyRecord, SigningKeyStore, Store, StoreError, TokenStore,
 };
 
 #[async_trait]
@@ -173,5 +173,65 @@ impl Store for RedisStore {
     /// Sessions and claims expire through Redis TTLs; nothing to do.
     async fn purge_expired(&self, _now: UnixTime) -> Result<u64, StoreError> {
         Ok(0)
+    }
+}
+
+/// Signing keys: `P:jk:{kid}` hashes, listed in the set `P:jks`.
+#[async_trait]
+impl SigningKeyStore for RedisStore {
+    async fn signing_keys(&self) -> Result<Vec<SigningKeyRecord>, StoreError> {
+        let kids: Vec<String> = redis::cmd("SMEMBERS")
+            .arg(self.key("jks", "all"))
+            .query_async(&mut self.conn.clone())
+            .await
+            .map_err(unavailable)?;
+        let mut out = Vec::new();
+        for kid in kids {
+            let fields = self
+                .hmget(
+                    &self.key("jk", &kid),
+                    &["kid", "alg", "sealed_key", "created_at"],
+                )
+                .await?;
+            if !fields.is_empty() {
+                out.push(rows::signing_key(&fields)?);
+            }
+        }
+        out.sort_by(|a, b| (a.created_at, &a.kid).cmp(&(b.created_at, &b.kid)));
+        Ok(out)
+    }
+
+    async fn add_signing_key(&self, key: &SigningKeyRecord) -> Result<(), StoreError> {
+        let () = redis::pipe()
+            .atomic()
+            .hset_multiple(
+                self.key("jk", &key.kid),
+                &[
+                    ("kid", key.kid.as_bytes()),
+                    ("alg", key.alg.as_bytes()),
+                    ("sealed_key", key.sealed_key.as_slice()),
+                    ("created_at", key.created_at.to_string().as_bytes()),
+                ],
+            )
+            .ignore()
+            .sadd(self.key("jks", "all"), &key.kid)
+            .ignore()
+            .query_async(&mut self.conn.clone())
+            .await
+            .map_err(unavailable)?;
+        Ok(())
+    }
+
+    async fn delete_signing_key(&self, kid: &str) -> Result<(), StoreError> {
+        let () = redis::pipe()
+            .atomic()
+            .del(self.key("jk", kid))
+            .ignore()
+            .srem(self.key("jks", "all"), kid)
+            .ignore()
+            .query_async(&mut self.conn.clone())
+            .await
+            .map_err(unavailable)?;
+        Ok(())
     }
 }

@@ -176,6 +176,21 @@ impl SessionStore for RedisStore {
             .transpose()
     }
 
+    async fn get_session(&self, id: &SessionId) -> Result<Option<SessionRecord>, StoreError> {
+        let hash: Option<String> = redis::cmd("GET")
+            .arg(self.key("sid", id.as_str()))
+            .query_async(&mut self.conn.clone())
+            .await
+            .map_err(unavailable)?;
+        let Some(hash) = hash else {
+            return Ok(None);
+        };
+        let fields = self.hmget(&self.key("s", &hash), SESSION_FIELDS).await?;
+        (!fields.is_empty())
+            .then(|| rows::session(&fields))
+            .transpose()
+    }
+
     async fn touch_session(
         &self,
         id: &SessionId,

@@ -25,6 +25,7 @@ impl RedisStore {
             }
             SealedSlot::AccessToken { appid } => (self.key("t", appid.as_str()), "sealed_token"),
             SealedSlot::Phone { user_id } => (self.key("user", user_id.as_str()), "phone"),
+            SealedSlot::SigningKey { kid } => (self.key("jk", kid), "sealed_key"),
         }
     }
 }
@@ -40,6 +41,7 @@ impl RekeyStore for RedisStore {
         let kind = match table {
             SealedTable::Identities => "u",
             SealedTable::Users => "user",
+            SealedTable::SigningKeys => "jk",
             SealedTable::Claims => "c",
             SealedTable::AccessTokens => "t",
         };
@@ -76,6 +78,12 @@ impl RekeyStore for RedisStore {
                         .await?;
                     if !fields.is_empty() {
                         values.extend(sealed::identity_values(&fields)?);
+                    }
+                }
+                SealedTable::SigningKeys => {
+                    let fields = self.hmget(&key, &["kid", "sealed_key"]).await?;
+                    if fields.0.get(1).is_some_and(Option::is_some) {
+                        values.push(sealed::signing_key_value(&fields)?);
                     }
                 }
                 SealedTable::Users => {

@@ -6,7 +6,7 @@ use rusqlite::ToSql;
 
 use super::users::commit_identity_in;
 use super::writer::{Durability, unavailable};
-use super::{SqliteStore, execute, insert_session_in, query_one};
+use super::{SqliteStore, execute, insert_session_in, query_each, query_one};
 use crate::clock::UnixTime;
 use crate::ids::{AppId, ClaimKey, LockName, Owner, Refusal};
 use crate::store::rows::{self, corrupt};
@@ -14,6 +14,7 @@ use crate::store::{
     CachedToken, Claim, ClaimState, ClaimStore, Committed, IdentityUpsert, LockStore, LoginRecord,
     REVOKED_AFTERLIFE, SESSION_AFTERLIFE, SessionRecord, Store, StoreError, TokenStore, sql,
 };
+use crate::store::{SigningKeyRecord, SigningKeyStore};
 
 #[async_trait]
 impl ClaimStore for SqliteStore {
@@ -196,6 +197,41 @@ impl Store for SqliteStore {
                     &[&(now - SESSION_AFTERLIFE), &(now - REVOKED_AFTERLIFE)],
                 )?;
                 Ok((claims + sessions) as u64)
+            })
+            .await
+    }
+}
+
+#[async_trait]
+impl SigningKeyStore for SqliteStore {
+    async fn signing_keys(&self) -> Result<Vec<SigningKeyRecord>, StoreError> {
+        self.read(|conn| {
+            let mut out = Vec::new();
+            query_each(conn, sql::SIGNING_KEYS, &[], |r| {
+                out.push(rows::signing_key(r)?);
+                Ok(())
+            })?;
+            Ok(out)
+        })
+        .await
+    }
+
+    async fn add_signing_key(&self, key: &SigningKeyRecord) -> Result<(), StoreError> {
+        let key = key.clone();
+        self.writer
+            .write(Durability::Durable, move |conn| {
+                let params: [&dyn ToSql; 4] =
+                    [&key.kid, &key.alg, &key.sealed_key, &key.created_at];
+                execute(conn, sql::ADD_SIGNING_KEY, &params).map(drop)
+            })
+            .await
+    }
+
+    async fn delete_signing_key(&self, kid: &str) -> Result<(), StoreError> {
+        let kid = kid.to_owned();
+        self.writer
+            .write(Durability::Durable, move |conn| {
+                execute(conn, sql::DELETE_SIGNING_KEY, &[&kid]).map(drop)
             })
             .await
     }

@@ -208,6 +208,16 @@ impl SessionStore for SqliteStore {
         .await
     }
 
+    async fn get_session(&self, id: &SessionId) -> Result<Option<SessionRecord>, StoreError> {
+        let id = id.clone();
+        self.read(move |conn| {
+            query_one(conn, sql::SESSION_BY_ID, &[&id.as_str()], |r| {
+                rows::session(r)
+            })
+        })
+        .await
+    }
+
     async fn touch_session(
         &self,
         id: &SessionId,

@@ -56,6 +56,14 @@ impl RekeyStore for SqliteStore {
                         Ok(())
                     })?;
                 }
+                SealedTable::SigningKeys => {
+                    let start = sealed::text_start(from.as_ref());
+                    query_each(conn, sql::SEALED_SIGNING_KEYS, &[&start, &size], |row| {
+                        rows += 1;
+                        values.push(sealed::signing_key_value(row)?);
+                        Ok(())
+                    })?;
+                }
             }
             Ok(sealed::page(values, rows, limit))
         })
@@ -86,6 +94,9 @@ impl RekeyStore for SqliteStore {
                     }
                     SealedSlot::Phone { user_id } => {
                         execute(conn, sql::RESEAL_PHONE, &[&user_id.as_str(), &new, old])?
+                    }
+                    SealedSlot::SigningKey { kid } => {
+                        execute(conn, sql::RESEAL_SIGNING_KEY, &[kid, &new, old])?
                     }
                 };
                 Ok(changed == 1)

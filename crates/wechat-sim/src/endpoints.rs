@@ -25,7 +25,7 @@ pub(crate) struct Call<'a> {
 
 impl Call<'_> {
     /// The first value of a query parameter; empty counts as missing.
-    fn param(&self, name: &str) -> Option<&str> {
+    pub(crate) fn param(&self, name: &str) -> Option<&str> {
         self.query
             .iter()
             .find(|(k, _)| k == name)
@@ -66,6 +66,12 @@ pub(crate) fn handle(state: &mut State, endpoint: SimEndpoint, call: &Call<'_>) 
         SimEndpoint::CheckSession => check_session(state, call).map(|_| ok()),
         SimEndpoint::ResetUserSessionKey => reset_session_key(state, call),
         SimEndpoint::CheckEncryptedMsg => check_encrypted_msg(state, call),
+        // Answered with their own framing by `platforms.rs`.
+        SimEndpoint::DouyinCode2Session
+        | SimEndpoint::AlipayGateway
+        | SimEndpoint::BaiduCode2SessionKey
+        | SimEndpoint::WecomGetToken
+        | SimEndpoint::WecomCode2Session => Err(code::INVALID_URL),
     }
 }
 

@@ -19,6 +19,7 @@ use crate::endpoints::{self, Call};
 use crate::faults::{FaultKind, Garbage};
 use crate::model::SimEndpoint;
 use crate::observe::Seen;
+use crate::platforms;
 use crate::server::ConnControl;
 use crate::state::State as SimState;
 use crate::wire::{code, error_body, raw, respond};
@@ -119,25 +120,38 @@ async fn wechat_call(sim: Simulator, endpoint: Option<SimEndpoint>, request: Req
             .filter(|s| s.after_commit == after_commit)
             .map(|s| s.kind.clone())
     };
-    if let Some(kind) = fault(&strike, false)
-        && let Some(response) = inject(&kind, conn.as_ref(), now_unix, json_content_type).await
-    {
-        return response;
+    if let Some(kind) = fault(&strike, false) {
+        let platform_answer = match (&kind, endpoint.is_platform()) {
+            (FaultKind::Busy, true) => Some(platforms::fault_answer(endpoint, -1)),
+            (FaultKind::Errcode(code), true) => Some(platforms::fault_answer(endpoint, *code)),
+            _ => None,
+        };
+        if let Some(text) = platform_answer {
+            return raw(StatusCode::OK, "application/json; charset=utf-8", text);
+        }
+        if let Some(response) = inject(&kind, conn.as_ref(), now_unix, json_content_type).await {
+            return response;
+        }
     }
     let now_ms = sim.clock().now_millis();
-    let outcome = if body_ok {
-        let call = Call {
-            method: &parts.method,
-            query: &query,
-            body: &body,
-            now_ms,
-        };
-        endpoints::handle(&mut sim.lock(), endpoint, &call)
-    } else {
-        Err(code::DATA_FORMAT)
+    let call = Call {
+        method: &parts.method,
+        query: &query,
+        body: &body,
+        now_ms,
     };
-    let answer = outcome.unwrap_or_else(|errcode| error_body(errcode, now_ms.div_euclid(1000)));
-    let response = respond(&answer, json_content_type);
+    let response = if endpoint.is_platform() {
+        let text = platforms::handle(&mut sim.lock(), endpoint, &call);
+        raw(StatusCode::OK, "application/json; charset=utf-8", text)
+    } else {
+        let outcome = if body_ok {
+            endpoints::handle(&mut sim.lock(), endpoint, &call)
+        } else {
+            Err(code::DATA_FORMAT)
+        };
+        let answer = outcome.unwrap_or_else(|errcode| error_body(errcode, now_ms.div_euclid(1000)));
+        respond(&answer, json_content_type)
+    };
     if let Some(kind) = fault(&strike, true)
         && let Some(faulted) = inject(&kind, conn.as_ref(), now_unix, json_content_type).await
     {

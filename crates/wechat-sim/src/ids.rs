@@ -20,6 +20,49 @@ pub(crate) fn openid() -> String {
     format!("o{}", token_chars(27))
 }
 
+/// A user id in the shape of `platform`'s samples (PLATFORMS.md): Douyin's
+/// contain dots, Alipay's open_id is long alphanumeric, Baidu's 26
+/// characters, WeCom's userid a name; WeChat's and QQ's as above.
+pub(crate) fn openid_for(platform: crate::model::Platform) -> String {
+    use crate::model::Platform;
+    let alnum = |n: usize| -> String {
+        rand::rng()
+            .sample_iter(Alphanumeric)
+            .take(n)
+            .map(char::from)
+            .collect()
+    };
+    match platform {
+        Platform::Wechat | Platform::Qq => openid(),
+        Platform::Douyin => format!("{}.{}.{}", alnum(3), alnum(2), alnum(10)),
+        Platform::Alipay => format!("0{}", alnum(44)),
+        Platform::Baidu => alnum(26),
+        Platform::Wecom => format!("user.{}", alnum(8).to_lowercase()),
+    }
+}
+
+/// A Douyin device's anonymous_openid.
+pub(crate) fn anonymous_openid() -> String {
+    format!("anon{}", token_chars(24))
+}
+
+/// An Alipay user_id: `2088` and 12 digits.
+pub(crate) fn alipay_user_id() -> String {
+    let mut rng = rand::rng();
+    let digits: String = (0..12)
+        .map(|_| char::from(b'0' + rng.random_range(0..10u8)))
+        .collect();
+    format!("2088{digits}")
+}
+
+/// A Baidu session_key: 24 bytes, 32 base64 characters.
+pub(crate) fn session_key_24() -> String {
+    use base64::Engine as _;
+    let mut bytes = [0u8; 24];
+    rand::rng().fill(&mut bytes);
+    base64::engine::general_purpose::STANDARD.encode(bytes)
+}
+
 /// A `wx.login` code: 32 chars of `[A-Za-z0-9]`, like every real sample.
 pub(crate) fn login_code() -> String {
     rand::rng()

@@ -1,5 +1,7 @@
 //! A faithful in-memory simulator of WeChat's `api.weixin.qq.com`, for tests,
-//! demos and benchmarks (WECHAT_API.md §8).
+//! demos and benchmarks (WECHAT_API.md §8), and of the login exchanges of the
+//! other mini program platforms (Douyin, Alipay, QQ, Baidu, WeCom:
+//! PLATFORMS.md), each app being of one platform ([`Platform`]).
 //!
 //! [`Simulator`] holds the whole WeChat side in memory (apps, users, session
 //! keys, login and phone codes, access tokens) on an adjustable [`SimClock`]. It
@@ -19,6 +21,7 @@ mod ids;
 mod model;
 mod observe;
 mod opendata;
+mod platforms;
 mod server;
 mod sim;
 mod state;
@@ -29,7 +32,9 @@ mod wire;
 pub use clock::SimClock;
 pub use faults::{Fault, FaultKind, Garbage};
 pub use model::{
-    AppSpec, OpenDataBlob, OpenDataKind, RecordedRequest, Rotation, SimEndpoint, SimError, UserSpec,
+    AppSpec, OpenDataBlob, OpenDataKind, Platform, RecordedRequest, Rotation, SimEndpoint,
+    SimError, UserSpec,
 };
+pub use platforms::test_keys;
 pub use server::SimHandle;
 pub use sim::Simulator;

@@ -43,6 +43,7 @@ fn parse_app(text: &str) -> anyhow::Result<AppSpec> {
         secret: secret.to_owned(),
         bound_to_open_platform: bound,
         ip_whitelist: false,
+        ..AppSpec::default()
     })
 }
 
@@ -60,6 +61,7 @@ async fn main() -> anyhow::Result<()> {
             secret: DEMO_SECRET.to_owned(),
             bound_to_open_platform: true,
             ip_whitelist: false,
+            ..AppSpec::default()
         });
     }
     let sim = Simulator::new();

@@ -6,16 +6,54 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+/// The platforms the simulator plays (PLATFORMS.md); each app is of one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Platform {
+    #[default]
+    Wechat,
+    Douyin,
+    Alipay,
+    Qq,
+    Baidu,
+    Wecom,
+}
+
+impl Platform {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Wechat => "wechat",
+            Self::Douyin => "douyin",
+            Self::Alipay => "alipay",
+            Self::Qq => "qq",
+            Self::Baidu => "baidu",
+            Self::Wecom => "wecom",
+        }
+    }
+}
+
 /// A mini program registered with the simulator.
-#[derive(Clone)]
+#[derive(Clone, Default)]
 pub struct AppSpec {
     pub appid: String,
+    /// The AppSecret (Baidu: `sk`; WeCom: the associated app's corp secret;
+    /// unused by Alipay, which signs).
     pub secret: String,
-    /// Bound to a WeChat Open Platform account: only then is `unionid` returned.
+    /// Bound to an Open Platform account (or the platform's equivalent):
+    /// only then is `unionid` returned.
     pub bound_to_open_platform: bool,
     /// The owner enabled the IP whitelist and the caller is not on it: every call
     /// carrying the secret answers 40164.
     pub ip_whitelist: bool,
+    pub platform: Platform,
+    /// Baidu: the App Key (`client_id`).
+    pub app_key: Option<String>,
+    /// WeCom: the corp the mini program is associated with.
+    pub corpid: Option<String>,
+    /// Alipay: the app's public key (PEM or base64), to verify requests.
+    pub alipay_app_public_key: Option<String>,
+    /// Alipay: the AES key of encrypted answers (base64, 16 bytes).
+    pub alipay_aes_key: Option<String>,
 }
 
 /// The secret prints as `[redacted]`.
@@ -26,7 +64,8 @@ impl fmt::Debug for AppSpec {
             .field("secret", &"[redacted]")
             .field("bound_to_open_platform", &self.bound_to_open_platform)
             .field("ip_whitelist", &self.ip_whitelist)
-            .finish()
+            .field("platform", &self.platform)
+            .finish_non_exhaustive()
     }
 }
 
@@ -78,10 +117,20 @@ pub enum SimEndpoint {
     ResetUserSessionKey,
     #[serde(rename = "checkencryptedmsg", alias = "check_encrypted_msg")]
     CheckEncryptedMsg,
+    /// Douyin's `api/apps/v2/jscode2session`.
+    DouyinCode2Session,
+    /// Alipay's OpenAPI gateway (`alipay.system.oauth.token`).
+    AlipayGateway,
+    /// Baidu's `oauth/jscode2sessionkey`.
+    BaiduCode2SessionKey,
+    /// WeCom's `cgi-bin/gettoken`.
+    WecomGetToken,
+    /// WeCom's `cgi-bin/miniprogram/jscode2session`.
+    WecomCode2Session,
 }
 
 impl SimEndpoint {
-    pub const ALL: [SimEndpoint; 7] = [
+    pub const ALL: [SimEndpoint; 12] = [
         Self::Code2Session,
         Self::StableToken,
         Self::Token,
@@ -89,6 +138,11 @@ impl SimEndpoint {
         Self::CheckSession,
         Self::ResetUserSessionKey,
         Self::CheckEncryptedMsg,
+        Self::DouyinCode2Session,
+        Self::AlipayGateway,
+        Self::BaiduCode2SessionKey,
+        Self::WecomGetToken,
+        Self::WecomCode2Session,
     ];
 
     /// The URL path WeChat serves it at.
@@ -101,6 +155,11 @@ impl SimEndpoint {
             Self::CheckSession => "/wxa/checksession",
             Self::ResetUserSessionKey => "/wxa/resetusersessionkey",
             Self::CheckEncryptedMsg => "/wxa/business/checkencryptedmsg",
+            Self::DouyinCode2Session => "/api/apps/v2/jscode2session",
+            Self::AlipayGateway => "/gateway.do",
+            Self::BaiduCode2SessionKey => "/oauth/jscode2sessionkey",
+            Self::WecomGetToken => "/cgi-bin/gettoken",
+            Self::WecomCode2Session => "/cgi-bin/miniprogram/jscode2session",
         }
     }
 
@@ -114,7 +173,24 @@ impl SimEndpoint {
             Self::CheckSession => "check_session",
             Self::ResetUserSessionKey => "reset_user_session_key",
             Self::CheckEncryptedMsg => "checkencryptedmsg",
+            Self::DouyinCode2Session => "douyin_code2session",
+            Self::AlipayGateway => "alipay_gateway",
+            Self::BaiduCode2SessionKey => "baidu_code2sessionkey",
+            Self::WecomGetToken => "wecom_gettoken",
+            Self::WecomCode2Session => "wecom_code2session",
         }
+    }
+
+    /// Another platform's endpoint (its own framing, `platforms.rs`).
+    pub(crate) fn is_platform(self) -> bool {
+        matches!(
+            self,
+            Self::DouyinCode2Session
+                | Self::AlipayGateway
+                | Self::BaiduCode2SessionKey
+                | Self::WecomGetToken
+                | Self::WecomCode2Session
+        )
     }
 
     /// Whether WeChat only accepts a JSON POST here (the others are GET).
@@ -163,6 +239,8 @@ pub enum SimError {
     UserExists,
     /// Not standard base64 of exactly 16 bytes.
     InvalidSessionKey,
+    /// The app's platform has no such thing.
+    Unsupported(&'static str),
     /// A bug in the simulator (e.g. a value that would not serialise).
     Internal(String),
 }
@@ -174,6 +252,7 @@ impl fmt::Display for SimError {
             Self::UnknownUser => "unknown openid for this app",
             Self::UserExists => "the app already has a user with this openid",
             Self::InvalidSessionKey => "session_key must be standard base64 of 16 bytes",
+            Self::Unsupported(what) => what,
             Self::Internal(detail) => return write!(f, "simulator bug: {detail}"),
         })
     }

@@ -11,7 +11,7 @@ use sha2::{Digest as _, Sha256};
 use wechat::crypto::{encrypt_open_data, raw_data_signature};
 
 use crate::ids;
-use crate::model::{OpenDataBlob, OpenDataKind, SimError};
+use crate::model::{AppSpec, OpenDataBlob, OpenDataKind, Platform, SimError};
 use crate::state::User;
 
 /// The profile fields of WeChat's official sample (TV1); every simulated user
@@ -102,6 +102,73 @@ pub(crate) fn split_phone(phone: &str) -> PhoneParts<'_> {
 
 fn to_json(value: &impl Serialize) -> Result<String, SimError> {
     serde_json::to_string(value).map_err(|e| SimError::Internal(e.to_string()))
+}
+
+/// Open data as `app`'s platform delivers it: WeChat's scheme for WeChat,
+/// QQ, Douyin and WeCom; Baidu's AES-192 layout with the App Key trailer;
+/// Alipay's signed, AES-encrypted phone envelope (as `encrypted_data`).
+pub(crate) fn seal_for(
+    app: &AppSpec,
+    user: &User,
+    kind: OpenDataKind,
+    now_unix: i64,
+) -> Result<OpenDataBlob, SimError> {
+    match app.platform {
+        Platform::Baidu => {
+            let app_key = app.app_key.as_deref().unwrap_or_default();
+            let plain = match kind {
+                OpenDataKind::Profile => to_json(&serde_json::json!({
+                    "openid": user.openid, "nickname": PROFILE.nick_name,
+                    "headimgurl": PROFILE.avatar_url, "sex": PROFILE.gender,
+                }))?,
+                OpenDataKind::Phone => to_json(&serde_json::json!({"mobile": user.phone}))?,
+            };
+            let iv = STANDARD.encode(ids::iv());
+            let encrypted =
+                platforms::baidu::encrypt(&user.key24, &iv, plain.as_bytes(), app_key, ids::iv())
+                    .map_err(|e| SimError::Internal(e.to_string()))?;
+            Ok(OpenDataBlob {
+                encrypted_data: encrypted,
+                iv,
+                raw_data: None,
+                signature: None,
+            })
+        }
+        Platform::Alipay => match kind {
+            OpenDataKind::Phone => {
+                let aes = app.alipay_aes_key.as_deref().ok_or(SimError::Unsupported(
+                    "the Alipay app has no alipay_aes_key",
+                ))?;
+                let envelope = crate::platforms::alipay_phone_envelope(aes, &user.phone)
+                    .ok_or_else(|| SimError::Internal("bad alipay_aes_key".into()))?;
+                Ok(OpenDataBlob {
+                    encrypted_data: envelope,
+                    iv: String::new(),
+                    raw_data: None,
+                    signature: None,
+                })
+            }
+            OpenDataKind::Profile => Err(SimError::Unsupported(
+                "Alipay has no session_key open data; only the phone envelope",
+            )),
+        },
+        // WeCom documents no field names for its user info
+        // (`wx.qy.getEnterpriseUserInfo`): the simulator names no openId.
+        Platform::Wecom if kind == OpenDataKind::Profile => {
+            let plain = to_json(&serde_json::json!({
+                "userid": user.openid, "name": PROFILE.nick_name,
+                "watermark": {"timestamp": now_unix, "appid": app.appid},
+            }))?;
+            let iv = ids::iv();
+            Ok(OpenDataBlob {
+                encrypted_data: encrypt_open_data(&user.key, &iv, plain.as_bytes()),
+                iv: STANDARD.encode(iv),
+                raw_data: None,
+                signature: None,
+            })
+        }
+        _ => seal(&app.appid, app.bound_to_open_platform, user, kind, now_unix),
+    }
 }
 
 /// Build and encrypt open data for `user` of `appid` at `now_unix`.

@@ -99,6 +99,23 @@ impl Simulator {
         self.lock().mint_login_code(appid, openid, now)
     }
 
+    /// Play Douyin's `tt.login` on a logged-out device: an `anonymousCode`
+    /// (single use, exchanged for the device's `anonymous_openid`).
+    pub fn mint_anonymous_code(&self, appid: &str, openid: &str) -> Result<String, SimError> {
+        let now = self.now_ms();
+        self.lock().mint_anonymous_code(appid, openid, now)
+    }
+
+    /// The platform of a registered app.
+    pub fn platform_of(&self, appid: &str) -> Option<crate::model::Platform> {
+        Some(self.lock().app(appid).ok()?.spec.platform)
+    }
+
+    /// The user's current key on a Baidu app (24 bytes, base64).
+    pub fn baidu_session_key(&self, appid: &str, openid: &str) -> Option<String> {
+        Some(self.lock().user(appid, openid).ok()?.key24.clone())
+    }
+
     /// Play the `getPhoneNumber` button: a 64-hex code, valid 5 minutes, single use.
     pub fn mint_phone_code(&self, appid: &str, openid: &str) -> Result<String, SimError> {
         let now = self.now_ms();
@@ -139,9 +156,9 @@ impl Simulator {
     ) -> Result<OpenDataBlob, SimError> {
         let now_unix = self.inner.clock.now_unix();
         let mut state = self.lock();
-        let bound = state.app(appid)?.spec.bound_to_open_platform;
+        let spec = state.app(appid)?.spec.clone();
         let user = state.user(appid, openid)?;
-        let blob = opendata::seal(appid, bound, user, kind, now_unix)?;
+        let blob = opendata::seal_for(&spec, user, kind, now_unix)?;
         state.issued.record(appid, &blob.encrypted_data, now_unix);
         Ok(blob)
     }

@@ -62,6 +62,12 @@ pub(crate) struct User {
     pub phone: String,
     /// The one valid key: every rotation or reset kills the previous one.
     pub key: SessionKey,
+    /// Baidu's 24-byte key (rotated with `key`).
+    pub key24: String,
+    /// Douyin: the device's anonymous_openid (stable).
+    pub anonymous_openid: String,
+    /// Alipay: the legacy user_id beside the open_id (`openid`).
+    pub alipay_user_id: String,
     pub last_rotation_ms: i64,
     pub login_quota: MinuteWindow,
     pub reset_quota: MinuteWindow,
@@ -95,6 +101,8 @@ pub(crate) struct OneTimeCode {
     pub openid: String,
     pub minted_ms: i64,
     pub used: bool,
+    /// Douyin's `anonymousCode` (only its own field takes it).
+    pub anonymous: bool,
 }
 
 impl OneTimeCode {
@@ -140,7 +148,8 @@ impl State {
     ) -> Result<String, SimError> {
         let app = self.apps.get_mut(appid).ok_or(SimError::UnknownApp)?;
         let nonempty = |s: Option<String>| s.filter(|s| !s.is_empty());
-        let openid = nonempty(spec.openid).unwrap_or_else(ids::openid);
+        let platform = app.spec.platform;
+        let openid = nonempty(spec.openid).unwrap_or_else(|| ids::openid_for(platform));
         if app.users.contains_key(&openid) {
             return Err(SimError::UserExists);
         }
@@ -150,6 +159,9 @@ impl State {
             blocked: spec.blocked,
             phone: nonempty(spec.phone).unwrap_or_else(ids::phone_number),
             key: ids::session_key(),
+            key24: ids::session_key_24(),
+            anonymous_openid: ids::anonymous_openid(),
+            alipay_user_id: ids::alipay_user_id(),
             last_rotation_ms: now_ms,
             login_quota: MinuteWindow::default(),
             reset_quota: MinuteWindow::default(),
@@ -192,12 +204,29 @@ impl State {
         };
         if rotate {
             user.key = ids::session_key();
+            user.key24 = ids::session_key_24();
             user.last_rotation_ms = now_ms;
         }
         let code = ids::login_code();
         self.purge_expired_codes(now_ms);
         self.login_codes
             .insert(code.clone(), OneTimeCode::new(appid, openid, now_ms));
+        Ok(code)
+    }
+
+    /// Play Douyin's `tt.login` on a logged-out device: an `anonymousCode`.
+    pub fn mint_anonymous_code(
+        &mut self,
+        appid: &str,
+        openid: &str,
+        now_ms: i64,
+    ) -> Result<String, SimError> {
+        self.user(appid, openid)?;
+        let code = ids::login_code();
+        self.purge_expired_codes(now_ms);
+        let mut minted = OneTimeCode::new(appid, openid, now_ms);
+        minted.anonymous = true;
+        self.login_codes.insert(code.clone(), minted);
         Ok(code)
     }
 
@@ -235,6 +264,7 @@ impl OneTimeCode {
             openid: openid.to_owned(),
             minted_ms: now_ms,
             used: false,
+            anonymous: false,
         }
     }
 }
@@ -259,6 +289,7 @@ mod tests {
             secret: "s".into(),
             bound_to_open_platform: false,
             ip_whitelist: false,
+            ..AppSpec::default()
         });
         let openid = state.add_user("wx1", UserSpec::default(), 0).unwrap();
         let key = |s: &State| s.user("wx1", &openid).unwrap().key.clone();

@@ -79,7 +79,7 @@ impl From<SimError> for TestApiError {
         let status = match e {
             SimError::UnknownApp | SimError::UnknownUser => StatusCode::NOT_FOUND,
             SimError::UserExists => StatusCode::CONFLICT,
-            SimError::InvalidSessionKey => StatusCode::BAD_REQUEST,
+            SimError::InvalidSessionKey | SimError::Unsupported(_) => StatusCode::BAD_REQUEST,
             SimError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         };
         Self {
@@ -117,8 +117,15 @@ async fn login(State(sim): State<Simulator>, body: Bytes) -> Answer {
         Some(openid) => openid,
         None => sim.add_user(&request.appid, UserSpec::default())?,
     };
+    // `tt.login` gives an anonymousCode too (always; the code only when the
+    // user is logged in to the host app).
+    let platform = sim.platform_of(&request.appid).unwrap_or_default();
     let code = sim.mint_login_code(&request.appid, &openid)?;
-    Ok(Json(json!({"code": code, "openid": openid})))
+    let mut answer = json!({"code": code, "openid": openid, "platform": platform});
+    if platform == crate::model::Platform::Douyin {
+        answer["anonymous_code"] = sim.mint_anonymous_code(&request.appid, &openid)?.into();
+    }
+    Ok(Json(answer))
 }
 
 #[derive(Deserialize)]

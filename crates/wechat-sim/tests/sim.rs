@@ -29,6 +29,7 @@ async fn env() -> Env {
             secret: SECRET.into(),
             bound_to_open_platform: bound,
             ip_whitelist: false,
+            ..AppSpec::default()
         });
     }
     let _ = rustls::crypto::ring::default_provider().install_default();

@@ -7,13 +7,12 @@
 
 use std::time::Duration;
 
-use rand::RngExt as _;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
-use tokio::time::Instant;
 use url::Url;
 
 use crate::error::{ApiError, Endpoint, ErrCode, Error, extract_rid};
+use crate::transport;
 
 /// WeChat's production host.
 pub const DEFAULT_BASE_URL: &str = "https://api.weixin.qq.com/";
@@ -48,20 +47,6 @@ impl Default for RetryPolicy {
             initial_backoff: Duration::from_millis(50),
             max_backoff: Duration::from_secs(1),
         }
-    }
-}
-
-impl RetryPolicy {
-    /// Full-jitter backoff before retry number `retry` (0-based).
-    fn backoff(&self, retry: u32) -> Duration {
-        let ceiling = self
-            .initial_backoff
-            .saturating_mul(1u32.checked_shl(retry).unwrap_or(u32::MAX))
-            .min(self.max_backoff);
-        let ceiling_ms = u64::try_from(ceiling.as_millis())
-            .unwrap_or(u64::MAX)
-            .max(1);
-        Duration::from_millis(rand::rng().random_range(ceiling_ms / 2..=ceiling_ms))
     }
 }
 
@@ -112,44 +97,12 @@ impl ClientBuilder {
     }
 
     pub fn build(self) -> Result<Client, ConfigError> {
-        let mut base = Url::parse(&self.base_url).map_err(|_| ConfigError::BadBaseUrl)?;
-        if !matches!(base.scheme(), "http" | "https") || base.cannot_be_a_base() {
-            return Err(ConfigError::BadBaseUrl);
-        }
-        if base.scheme() == "http" && !is_loopback(&base) {
-            return Err(ConfigError::PlainHttpRemote);
-        }
-        if !base.path().ends_with('/') {
-            let path = format!("{}/", base.path());
-            base.set_path(&path);
-        }
-        // reqwest is built without a default TLS provider (ring, not aws-lc); it
-        // panics at build() unless a provider is installed. Installing twice is a
-        // harmless no-op error.
-        let _ = rustls::crypto::ring::default_provider().install_default();
-        let http = reqwest::Client::builder()
-            // A redirect would re-send a request that carries the AppSecret
-            // to wherever it points: follow none (a 3xx is an error).
-            .redirect(reqwest::redirect::Policy::none())
-            .tcp_nodelay(true)
-            .pool_idle_timeout(Duration::from_secs(60))
-            .build()
-            .map_err(|e| ConfigError::Http(e.without_url().to_string()))?;
         Ok(Client {
-            http,
-            base,
+            base: transport::base_url(&self.base_url)?,
+            http: transport::http_client()?,
             deadline: self.deadline,
             retry: self.retry,
         })
-    }
-}
-
-fn is_loopback(url: &Url) -> bool {
-    match url.host() {
-        Some(url::Host::Domain(name)) => name == "localhost",
-        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
-        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
-        None => false,
     }
 }
 
@@ -192,27 +145,17 @@ impl Client {
         endpoint: Endpoint,
         request: Request<'_>,
     ) -> Result<T, Error> {
-        let deadline_at = Instant::now() + self.deadline;
-        let mut retry = 0;
-        loop {
-            let outcome = tokio::time::timeout_at(deadline_at, self.attempt(endpoint, &request))
-                .await
-                .unwrap_or(Err(Error::Timeout {
-                    endpoint,
-                    deadline: self.deadline,
-                }));
-            let busy = matches!(&outcome, Err(Error::Api(e)) if e.code.is_retryable());
-            if !busy || retry + 1 >= self.retry.max_attempts {
-                return outcome;
-            }
-            let backoff = self.retry.backoff(retry);
-            if Instant::now() + backoff >= deadline_at {
-                return outcome;
-            }
-            tracing::debug!(%endpoint, retry, ?backoff, "wechat busy (-1), retrying");
-            tokio::time::sleep(backoff).await;
-            retry += 1;
-        }
+        transport::with_retries(
+            self.deadline,
+            self.retry,
+            |outcome| matches!(outcome, Err(Error::Api(e)) if e.code.is_retryable()),
+            || Error::Timeout {
+                endpoint,
+                deadline: self.deadline,
+            },
+            || self.attempt(endpoint, &request),
+        )
+        .await
     }
 
     async fn attempt<T: DeserializeOwned>(
@@ -220,13 +163,7 @@ impl Client {
         endpoint: Endpoint,
         request: &Request<'_>,
     ) -> Result<T, Error> {
-        // The base ends in '/' and the path is a fixed relative one: setting the
-        // path is exact, and cheaper than `Url::join`, which runs the whole
-        // parser (IDNA included) on every call.
-        let mut url = self.base.clone();
-        url.set_path(&format!("{}{}", self.base.path(), endpoint.path()));
-        url.set_query(None);
-        url.set_fragment(None);
+        let url = transport::endpoint_url(&self.base, endpoint.path());
         let mut builder = self
             .http
             .request(request.method.clone(), url)
@@ -247,24 +184,12 @@ impl Client {
     }
 }
 
-/// Describe a reqwest error without its URL (which may carry the AppSecret).
+/// A reqwest error, without its URL (which may carry the AppSecret).
 fn transport(endpoint: Endpoint, err: reqwest::Error) -> Error {
-    let kind = if err.is_connect() {
-        "connection failed"
-    } else if err.is_timeout() {
-        "timed out"
-    } else if err.is_body() || err.is_decode() {
-        "response body interrupted"
-    } else if err.is_request() {
-        "request failed"
-    } else {
-        "error"
-    };
-    let detail = match std::error::Error::source(&err) {
-        Some(source) => format!("{kind}: {source}"),
-        None => kind.to_owned(),
-    };
-    Error::Transport { endpoint, detail }
+    Error::Transport {
+        endpoint,
+        detail: transport::describe(&err),
+    }
 }
 
 /// Interpret a 200 body: JSON whatever the Content-Type; an error is an `errcode`

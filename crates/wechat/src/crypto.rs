@@ -107,6 +107,23 @@ pub fn decrypt_open_data(
 
 /// Parse decrypted bytes as a JSON object carrying a watermark for `appid`.
 pub fn parse_open_data(plain: &[u8], appid: &AppId) -> Result<OpenData, CryptoError> {
+    parse_open_data_for(plain, appid.as_str())
+}
+
+/// [`decrypt_open_data`] for an app of another platform that uses WeChat's
+/// scheme (QQ, Douyin, WeCom): the watermark names that app's own id.
+pub fn decrypt_open_data_for(
+    session_key: &SessionKey,
+    iv_b64: &str,
+    encrypted_data_b64: &str,
+    appid: &str,
+) -> Result<OpenData, CryptoError> {
+    let plain = decrypt_bytes(session_key.expose_secret(), iv_b64, encrypted_data_b64)?;
+    parse_open_data_for(&plain, appid)
+}
+
+/// [`parse_open_data`] with the expected appid as text.
+pub fn parse_open_data_for(plain: &[u8], appid: &str) -> Result<OpenData, CryptoError> {
     let data: Map<String, Value> =
         serde_json::from_slice(plain).map_err(|_| CryptoError::NotJson)?;
     let watermark = data
@@ -119,7 +136,7 @@ pub fn parse_open_data(plain: &[u8], appid: &AppId) -> Result<OpenData, CryptoEr
             })
         })
         .ok_or(CryptoError::WatermarkMissing)?;
-    if watermark.appid != appid.as_str() {
+    if watermark.appid != appid {
         return Err(CryptoError::WatermarkMismatch {
             found: watermark.appid,
         });

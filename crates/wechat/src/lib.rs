@@ -17,6 +17,7 @@ mod api;
 mod client;
 pub mod crypto;
 mod error;
+pub mod transport;
 mod types;
 
 pub use api::{Code2Session, EncryptedMsgCheck, PhoneInfo, TokenGrant, encrypted_msg_hash};

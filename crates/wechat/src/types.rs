@@ -113,6 +113,18 @@ public_string_type!(
 );
 
 impl AppId {
+    /// The app id of a platform that speaks WeChat's protocol with ids of
+    /// its own shape (QQ: digits): 1..=64 of `[A-Za-z0-9._-]`.
+    pub fn parse_loose(s: &str) -> Result<Self, ParseError> {
+        let ok = (1..=64).contains(&s.len())
+            && s.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b));
+        if !ok {
+            return Err(ParseError::new("appid", "must be 1..=64 of [A-Za-z0-9._-]"));
+        }
+        Ok(Self(s.to_owned()))
+    }
+
     pub fn parse(s: &str) -> Result<Self, ParseError> {
         let rest = s
             .strip_prefix("wx")

@@ -28,6 +28,7 @@ impl Fixture {
                 secret: SECRET.into(),
                 bound_to_open_platform: bound,
                 ip_whitelist: false,
+                ..AppSpec::default()
             });
         }
         let sim = sim.spawn().await.unwrap();

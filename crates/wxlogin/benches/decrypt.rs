@@ -42,6 +42,7 @@ async fn setup(sim: &wechat_sim::SimHandle, cache_ttl: i64) -> Setup {
             appid: APPID.into(),
             secret: Some(SecretString::from(SECRET)),
             secret_file: None,
+            ..AppSettings::default()
         }],
         ..Settings::default()
     };
@@ -59,7 +60,7 @@ async fn setup(sim: &wechat_sim::SimHandle, cache_ttl: i64) -> Setup {
     let key = sim.sim().session_key(APPID, &openid).expect("key");
     let input = EncryptedData {
         encrypted_data: blob.encrypted_data.clone(),
-        iv: blob.iv.clone(),
+        iv: Some(blob.iv.clone()),
         raw_data: None,
         signature: None,
     };
@@ -81,6 +82,7 @@ fn decrypt(c: &mut Criterion) {
             secret: SECRET.into(),
             bound_to_open_platform: true,
             ip_whitelist: false,
+            ..AppSpec::default()
         });
         let sim = sim.spawn().await.expect("sim");
         (setup(&sim, 0).await, setup(&sim, 5).await, sim)

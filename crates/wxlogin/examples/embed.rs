@@ -33,6 +33,7 @@ async fn main() -> anyhow::Result<()> {
         secret: SECRET.into(),
         bound_to_open_platform: false,
         ip_whitelist: false,
+        ..AppSpec::default()
     });
     let sim = sim.spawn().await?;
 
@@ -45,6 +46,7 @@ async fn main() -> anyhow::Result<()> {
             appid: APPID.into(),
             secret: Some(SecretString::from(SECRET)),
             secret_file: None,
+            ..AppSettings::default()
         }],
         ..Settings::default()
     }

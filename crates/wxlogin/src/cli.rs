@@ -46,6 +46,10 @@ enum Command {
     Demo {
         #[arg(long, default_value = "127.0.0.1:8080")]
         listen: String,
+        /// The tokens the demo issues: `opaque` (default) or `jwt` (signed
+        /// access tokens + refresh tokens; the issuer is the --listen address).
+        #[arg(long, default_value = "opaque", value_parser = ["opaque", "jwt"])]
+        tokens: String,
     },
     /// Create or upgrade the store's schema, then exit.
     Migrate {
@@ -117,9 +121,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             demo::run_simulator(&listen).await?;
         }
         #[cfg(feature = "demo")]
-        Command::Demo { listen } => {
+        Command::Demo { listen, tokens } => {
             telemetry::init_logging(cli.log_format.unwrap_or_default(), "warn,wxlogin=info");
-            demo::run(&listen).await?;
+            demo::run(&listen, tokens == "jwt").await?;
         }
         Command::Migrate { config } => {
             let settings = Settings::load(config.as_deref())?;

@@ -9,15 +9,15 @@ use std::time::Duration;
 
 use figment::Figment;
 use figment::providers::{Env, Format, Toml};
-use secrecy::{ExposeSecret, SecretString};
+use secrecy::SecretString;
 use serde::Deserialize;
-use wechat::{AppId, AppSecret};
 
 use crate::domain::jwt::TokenSettings;
 use crate::domain::{App, Apps, DataKey, IdentityPolicy, Policy};
 use crate::store::StoreUrl;
 use crate::telemetry::LogFormat;
 
+mod apps;
 mod env;
 mod limits;
 mod secrets;
@@ -43,14 +43,7 @@ fn invalid(setting: impl Into<String>, problem: impl Into<String>) -> ConfigErro
     }
 }
 
-/// One mini program, as configured.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct AppSettings {
-    pub appid: String,
-    pub secret: Option<SecretString>,
-    pub secret_file: Option<PathBuf>,
-}
+pub use apps::AppSettings;
 
 /// The raw, layered settings.
 #[derive(Debug, Clone, Deserialize)]
@@ -157,6 +150,7 @@ impl Settings {
                 appid,
                 secret: std::env::var("WXLOGIN_SECRET").ok().map(SecretString::from),
                 secret_file: std::env::var_os("WXLOGIN_SECRET_FILE").map(PathBuf::from),
+                ..AppSettings::default()
             });
         }
         Ok(settings)
@@ -180,9 +174,7 @@ impl Settings {
         join(&mut self.admin_key_file, "ADMIN_KEY_FILE");
         join(&mut self.service_key_file, "SERVICE_KEY_FILE");
         for app in &mut self.apps {
-            if let Some(p) = app.secret_file.as_mut().filter(|p| p.is_relative()) {
-                *p = dir.join(&*p);
-            }
+            app.resolve_from(dir);
         }
         if !from_env("STORE") {
             self.store = self.store.clone().relative_to(dir);
@@ -234,31 +226,14 @@ impl Settings {
             ));
         }
         let mut apps = Vec::new();
+        let deadline = Duration::from_millis(self.upstream_timeout_ms);
         for (i, app) in self.apps.into_iter().enumerate() {
             let setting = format!("apps[{i}]");
-            let appid = AppId::parse(&app.appid)
-                .map_err(|e| invalid(format!("{setting}.appid"), e.to_string()))?;
-            let secret = secret_value(
-                &format!("{setting}.secret"),
-                app.secret,
-                app.secret_file.as_deref(),
-            )?
-            .ok_or_else(|| {
-                invalid(
-                    format!("{setting}.secret"),
-                    "missing: set secret_file (or secret)",
-                )
-            })?;
-            let secret = AppSecret::parse(secret.expose_secret())
-                .map_err(|e| invalid(format!("{setting}.secret"), e.to_string()))?;
-            if apps.iter().any(|a: &App| a.appid == appid) {
+            let app = apps::build(&setting, app, deadline)?;
+            if apps.iter().any(|a: &App| a.appid == app.appid) {
                 return Err(invalid(format!("{setting}.appid"), "configured twice"));
             }
-            apps.push(App {
-                appid,
-                secret,
-                platform: crate::ids::Platform::Wechat,
-            });
+            apps.push(app);
         }
         let p = self.sessions;
         if p.session_ttl <= 0

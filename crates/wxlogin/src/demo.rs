@@ -25,6 +25,7 @@ fn demo_simulator() -> Simulator {
         secret: DEMO_SECRET.into(),
         bound_to_open_platform: true,
         ip_whitelist: false,
+        ..AppSpec::default()
     });
     sim
 }
@@ -47,14 +48,14 @@ pub async fn run_simulator(listen: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// `wxlogin demo`.
-pub async fn run(listen: &str) -> anyhow::Result<()> {
+/// `wxlogin demo` (`jwt`: `--tokens jwt`).
+pub async fn run(listen: &str, jwt: bool) -> anyhow::Result<()> {
     let sim = demo_simulator().spawn().await?;
     let dir = tempfile::tempdir()?;
     let db = dir.path().join("demo.db");
     let admin_key = random_key();
     let service_key = random_key();
-    let settings = Settings {
+    let mut settings = Settings {
         listen: listen.to_owned(),
         store: crate::store::StoreUrl::Sqlite(crate::store::SqliteTarget::File(db.clone())),
         data_key: Some(SecretString::from(DataKey::generate_text())),
@@ -66,9 +67,14 @@ pub async fn run(listen: &str) -> anyhow::Result<()> {
             appid: DEMO_APPID.into(),
             secret: Some(SecretString::from(DEMO_SECRET)),
             secret_file: None,
+            ..AppSettings::default()
         }],
         ..Settings::default()
     };
+    if jwt {
+        settings.tokens.format = crate::domain::jwt::TokenFormat::Jwt;
+        settings.tokens.issuer = Some(format!("http://{listen}"));
+    }
     let app = Application::build_with_clock(settings.validate()?, Arc::new(SystemClock))
         .await
         .map_err(|e| {
@@ -79,7 +85,12 @@ pub async fn run(listen: &str) -> anyhow::Result<()> {
     let base = format!("http://{}", app.local_addr()?);
     let sim_base = sim.base_url();
     let sim_base = sim_base.trim_end_matches('/');
-    let page_config = serde_json::json!({"appid": DEMO_APPID, "simulator": sim_base}).to_string();
+    let page_config = serde_json::json!({
+        "appid": DEMO_APPID,
+        "simulator": sim_base,
+        "tokens": if jwt { "jwt" } else { "opaque" },
+    })
+    .to_string();
     let app = app.with_routes(crate::demo_page::routes(page_config));
     println!(
         "{}",

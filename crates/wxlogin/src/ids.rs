@@ -7,7 +7,134 @@ use std::fmt;
 
 use sha2::{Digest, Sha256};
 
-pub use wechat::{AppId, OpenId, UnionId};
+/// Why an id was refused. Names the field, never the value.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid {field}: {rule}")]
+pub struct IdError {
+    pub field: &'static str,
+    pub rule: &'static str,
+}
+
+/// An app's id on its platform: WeChat's `wx…`, Douyin's `tt…`, Alipay's,
+/// QQ's and Baidu's digits. 1..=64 of `[A-Za-z0-9._-]`; each platform's
+/// stricter shape is checked where the app is configured.
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
+#[serde(transparent)]
+pub struct AppId(String);
+
+/// A user's id within one app (WeChat's openid, Alipay's open_id, WeCom's
+/// `corpid:userid`, …). Platforms document loose shapes (Douyin's contain
+/// dots): 1..=128 of `[A-Za-z0-9._:@=+-]`, which keeps them safe in paths,
+/// headers and store keys.
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
+#[serde(transparent)]
+pub struct OpenId(String);
+
+/// A user's id across the apps of one account of one platform.
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
+#[serde(transparent)]
+pub struct UnionId(String);
+
+fn checked(
+    s: &str,
+    field: &'static str,
+    max: usize,
+    extra: &[u8],
+    rule: &'static str,
+) -> Result<String, IdError> {
+    let ok = (1..=max).contains(&s.len())
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || extra.contains(&b));
+    ok.then(|| s.to_owned()).ok_or(IdError { field, rule })
+}
+
+impl AppId {
+    pub fn parse(s: &str) -> Result<Self, IdError> {
+        checked(s, "appid", 64, b"._-", "must be 1..=64 of [A-Za-z0-9._-]").map(Self)
+    }
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl OpenId {
+    pub fn parse(s: &str) -> Result<Self, IdError> {
+        checked(
+            s,
+            "openid",
+            128,
+            b"._:@=+-",
+            "must be 1..=128 of [A-Za-z0-9._:@=+-]",
+        )
+        .map(Self)
+    }
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl UnionId {
+    pub fn parse(s: &str) -> Result<Self, IdError> {
+        checked(
+            s,
+            "unionid",
+            128,
+            b"._:@=+-",
+            "must be 1..=128 of [A-Za-z0-9._:@=+-]",
+        )
+        .map(Self)
+    }
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for AppId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "AppId({:?})", self.0)
+    }
+}
+impl fmt::Display for AppId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+impl fmt::Debug for OpenId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "OpenId({:?})", self.0)
+    }
+}
+impl fmt::Display for OpenId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+impl fmt::Debug for UnionId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "UnionId({:?})", self.0)
+    }
+}
+impl fmt::Display for UnionId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl From<&wechat::AppId> for AppId {
+    fn from(id: &wechat::AppId) -> Self {
+        Self(id.as_str().to_owned())
+    }
+}
+impl From<&wechat::OpenId> for OpenId {
+    fn from(id: &wechat::OpenId) -> Self {
+        Self(id.as_str().to_owned())
+    }
+}
+impl From<&wechat::UnionId> for UnionId {
+    fn from(id: &wechat::UnionId) -> Self {
+        Self(id.as_str().to_owned())
+    }
+}
 
 /// A session's id: a UUIDv7, so ids sort by creation time.
 #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -275,6 +402,31 @@ mod tests {
             assert_eq!(Platform::parse(p.as_str()), Some(p));
         }
         assert_eq!(Platform::parse("WeChat"), None);
+    }
+
+    #[test]
+    fn ids_accept_every_platform_shape_and_refuse_unsafe_characters() {
+        for id in [
+            "wx4f4bc4dec97d474b",
+            "tt07e3715e98c9aac0",
+            "2021000122671080",
+            "1109876543",
+        ] {
+            assert!(AppId::parse(id).is_ok(), "{id}");
+        }
+        for id in [
+            "8PB.cW.TabxdbJFs",
+            "wwabc:zhang.san@corp",
+            "anon:V3Ws",
+            "oGZUI0egBJY1zhBYw2KhdUfwVJJE",
+        ] {
+            assert!(OpenId::parse(id).is_ok(), "{id}");
+        }
+        assert!(UnionId::parse("ab085c8d-6911-4sca-ba17-257vh646cba8").is_ok());
+        for bad in ["", "a/b", "a b", "a%2F", "a\0", &"o".repeat(129)] {
+            assert!(OpenId::parse(bad).is_err(), "{bad:?}");
+        }
+        assert!(AppId::parse("wx:1").is_err());
     }
 
     #[test]

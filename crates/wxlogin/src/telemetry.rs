@@ -78,6 +78,11 @@ pub fn upstream_error(errcode: Option<i64>) {
     metrics::counter!("wxlogin_upstream_errors_total", "errcode" => label).increment(1);
 }
 
+/// A refusal by another platform than WeChat, by that platform's own code.
+pub fn upstream_platform_error(code: &str) {
+    metrics::counter!("wxlogin_upstream_errors_total", "errcode" => code.to_owned()).increment(1);
+}
+
 pub fn upstream_latency(endpoint: &'static str, elapsed: Duration) {
     metrics::histogram!("wxlogin_upstream_duration_seconds", "endpoint" => endpoint)
         .record(elapsed.as_secs_f64());

@@ -99,6 +99,7 @@ async fn jscode2session_checks_in_the_documented_order() {
         secret: SECRET.into(),
         bound_to_open_platform: true,
         ip_whitelist: true,
+        ..AppSpec::default()
     });
     assert_eq!(
         env.exchange(BOUND, &env.code(BOUND, &openid))

@@ -258,6 +258,7 @@ async fn helper_methods_refuse_unknown_apps_and_users() {
         secret: SECRET.into(),
         bound_to_open_platform: false,
         ip_whitelist: false,
+        ..AppSpec::default()
     });
     assert_eq!(
         sim.mint_login_code(BOUND, "nobody"),

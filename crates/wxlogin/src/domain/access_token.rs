@@ -15,11 +15,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use parking_lot::Mutex;
+use secrecy::ExposeSecret as _;
 use tokio::time::Instant;
 use tracing::Instrument as _;
 use wechat::AccessToken;
 
 use super::login::aad;
+use super::providers::Provider;
 use super::{App, Core, Error};
 use crate::ids::{AppId, LockName, Owner};
 use crate::store::CachedToken;
@@ -132,7 +134,7 @@ impl Core {
     /// Refresh under the per-app mutex and the store lease. With `rejected`,
     /// WeChat refused that token: force a new one unless someone already
     /// replaced it.
-    async fn refresh_access_token(
+    pub(crate) async fn refresh_access_token(
         self: &Arc<Self>,
         app: &App,
         rejected: Option<&AccessToken>,
@@ -228,16 +230,39 @@ impl Core {
         fence: i64,
     ) -> Result<ManagedToken, Error> {
         let started = std::time::Instant::now();
-        let grant = self
-            .wechat
-            .stable_token(&app.appid, &app.secret, force)
-            .await;
-        crate::telemetry::upstream_latency("stable_token", started.elapsed());
-        let grant = grant.map_err(|e| {
-            let err = Error::from(e);
-            crate::telemetry::upstream_error(err.wechat_errcode());
-            err
-        })?;
+        let (token, expires_in) = match &app.provider {
+            Provider::Wechat { appid, secret } => {
+                let grant = self.wechat.stable_token(appid, secret, force).await;
+                crate::telemetry::upstream_latency("stable_token", started.elapsed());
+                let grant = grant.map_err(|e| {
+                    let err = Error::from(e);
+                    crate::telemetry::upstream_error(err.wechat_errcode());
+                    err
+                })?;
+                (grant.access_token, grant.expires_in)
+            }
+            // WeCom's corp token: the same token while valid, like stable_token.
+            Provider::Wecom {
+                corpid,
+                corpsecret,
+                client,
+            } => {
+                let grant = client.gettoken(corpid, corpsecret).await;
+                crate::telemetry::upstream_latency("gettoken", started.elapsed());
+                let grant = grant.map_err(|e| Error::from_platform(&e))?;
+                let token = AccessToken::parse(grant.token.expose_secret()).map_err(|_| {
+                    Error::UpstreamUnavailable {
+                        wechat_errcode: None,
+                    }
+                })?;
+                (token, grant.expires_in)
+            }
+            _ => return Err(Error::NotSupported(app.platform)),
+        };
+        let grant = wechat::TokenGrant {
+            access_token: token,
+            expires_in,
+        };
         let expires_at = self.clock.now() + grant.expires_in.as_secs() as i64;
         let appid = app.appid.as_str();
         let sealed = self.data_key.seal(

@@ -1,17 +1,29 @@
-//! The mini programs this service logs users into, with their secrets.
+//! The mini programs this service logs users into, with their platforms and
+//! secrets.
 
 use std::collections::HashMap;
 
-use wechat::{AppId, AppSecret};
-
 use super::Error;
-use crate::ids::Platform;
+use super::providers::Provider;
+use crate::ids::{AppId, Platform};
 
 #[derive(Debug, Clone)]
 pub struct App {
     pub appid: AppId,
-    pub secret: AppSecret,
     pub platform: Platform,
+    /// The platform's credentials and client.
+    pub provider: Provider,
+}
+
+impl App {
+    /// A WeChat app (the service's `wechat` client).
+    pub fn wechat(appid: wechat::AppId, secret: wechat::AppSecret) -> Self {
+        Self {
+            appid: AppId::from(&appid),
+            platform: Platform::Wechat,
+            provider: Provider::Wechat { appid, secret },
+        }
+    }
 }
 
 /// The configured apps. With a single app, requests may omit the appid.

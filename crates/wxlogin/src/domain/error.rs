@@ -42,6 +42,8 @@ pub enum Error {
     NotFound,
     #[error("the identity is its user's only one: there is nothing to unlink it from")]
     OnlyIdentity,
+    #[error("apps of {0} do not offer this")]
+    NotSupported(crate::ids::Platform),
     #[error("{detail}")]
     InvalidOpenData { code: &'static str, detail: String },
     #[error("the data was encrypted for another app (watermark appid differs)")]
@@ -79,6 +81,7 @@ impl Error {
             Self::Forbidden => "forbidden",
             Self::NotFound => "not_found",
             Self::OnlyIdentity => "only_identity",
+            Self::NotSupported(_) => "not_supported",
             Self::InvalidOpenData { code, .. } => code,
             Self::WatermarkMismatch => "watermark_mismatch",
             Self::BadSignature => "bad_signature",

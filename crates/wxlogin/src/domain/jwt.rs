@@ -202,12 +202,23 @@ impl Core {
         if due(&stored) {
             let lock = LockName::named("signing_keys");
             let owner = Owner::generate();
-            if self
+            let taken = self
                 .store
                 .try_lock(&lock, &owner, now, now + 30)
                 .await?
-                .is_some()
-            {
+                .is_some();
+            if !taken && stored.is_empty() {
+                // Another instance is making the first key: wait for it
+                // (bounded), rather than start with no key to sign with.
+                for _ in 0..60 {
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                    stored = self.store.signing_keys().await?;
+                    if !stored.is_empty() {
+                        break;
+                    }
+                }
+            }
+            if taken {
                 let made = async {
                     stored = self.store.signing_keys().await?;
                     if due(&stored) {
@@ -366,8 +377,11 @@ impl Core {
         let header = jsonwebtoken::decode_header(token).map_err(|_| Error::InvalidToken)?;
         let kid = header.kid.ok_or(Error::InvalidToken)?;
         let mut keys = jwt.keys.read().clone();
-        if !keys.iter().any(|k| k.kid == kid) {
-            // Another instance may have made a key since we loaded ours.
+        let loaded_at = jwt.loaded_at.load(std::sync::atomic::Ordering::Relaxed);
+        // Another instance may have made a key since we loaded ours; at most
+        // one reload per 10 s, so tokens with made-up kids cost no store reads.
+        let stale = self.clock.now().saturating_sub(loaded_at) >= 10;
+        if stale && !keys.iter().any(|k| k.kid == kid) {
             self.refresh_signing_keys().await?;
             keys = jwt.keys.read().clone();
         }

@@ -7,16 +7,15 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use parking_lot::Mutex;
-use tokio::sync::OnceCell;
-use tracing::Instrument as _;
-use wechat::JsCode;
-
 use super::jwt::AccessGrant;
+use super::providers::LoginCode;
 use super::token::SessionToken;
 use super::{App, Core, Error};
 use crate::ids::{AppId, ClaimKey, OpenId, Owner, Platform, SessionId, UnionId, UserId};
 use crate::store::{Claim, ClaimState, IdentityUpsert, LoginRecord, SessionRecord};
+use parking_lot::Mutex;
+use tokio::sync::OnceCell;
+use tracing::Instrument as _;
 
 /// A successful login, as returned to the client.
 #[derive(Debug, Clone)]
@@ -52,6 +51,48 @@ pub fn valid_code_shape(code: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
 }
 
+/// The code shape of a platform: WeChat's (and QQ's and WeCom's) as above;
+/// the others document none, and Baidu's may carry `@` (an open-source
+/// host app): 1..=256 of `[A-Za-z0-9_@.=+/-]`.
+pub fn valid_code_shape_for(platform: Platform, code: &str) -> bool {
+    match platform {
+        Platform::Wechat | Platform::Qq | Platform::Wecom => valid_code_shape(code),
+        _ => {
+            (1..=256).contains(&code.len())
+                && code
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"_@.=+/-".contains(&b))
+        }
+    }
+}
+
+/// A login request's codes, owned (the exchange runs in a task of its own).
+#[derive(Debug, Clone, Default)]
+pub struct LoginCodes {
+    pub code: Option<String>,
+    /// Douyin's `anonymousCode`.
+    pub anonymous_code: Option<String>,
+}
+
+impl LoginCodes {
+    fn borrowed(&self) -> LoginCode<'_> {
+        LoginCode {
+            code: self.code.as_deref(),
+            anonymous_code: self.anonymous_code.as_deref(),
+        }
+    }
+
+    /// What single flight and replay key on: the code, else the anonymous
+    /// one (marked, so the two never share a claim).
+    fn claim_text(&self) -> Option<String> {
+        match (&self.code, &self.anonymous_code) {
+            (Some(code), _) => Some(code.clone()),
+            (None, Some(anonymous)) => Some(format!("anonymous\0{anonymous}")),
+            (None, None) => None,
+        }
+    }
+}
+
 /// AAD binding a sealed value to its purpose and row.
 pub(crate) fn aad(purpose: &str, parts: &[&str]) -> Vec<u8> {
     let mut out = purpose.as_bytes().to_vec();
@@ -73,23 +114,45 @@ impl Core {
         appid: Option<&str>,
         code: &str,
     ) -> Result<LoginOutcome, Error> {
-        if !valid_code_shape(code) {
-            return Err(Error::InvalidCode {
-                wechat_errcode: None,
-            });
-        }
+        let codes = LoginCodes {
+            code: Some(code.to_owned()),
+            anonymous_code: None,
+        };
+        self.login_with(appid, codes).await
+    }
+
+    /// Log a user in with whatever their platform's login gave: a code, and
+    /// on Douyin an `anonymous_code` (alone, for a logged-out device).
+    pub async fn login_with(
+        self: &Arc<Self>,
+        appid: Option<&str>,
+        codes: LoginCodes,
+    ) -> Result<LoginOutcome, Error> {
+        let invalid = || Error::InvalidCode {
+            wechat_errcode: None,
+        };
         let app = self.apps.resolve(appid)?.clone();
-        let key = ClaimKey::of(&app.appid, code);
+        let shapes_ok = [&codes.code, &codes.anonymous_code]
+            .into_iter()
+            .flatten()
+            .all(|c| valid_code_shape_for(app.platform, c));
+        let anonymous_allowed = app.platform == Platform::Douyin || codes.anonymous_code.is_none();
+        let claim_text = codes.claim_text().ok_or_else(|| {
+            Error::InvalidRequest("`code` is required (or, on Douyin, `anonymous_code`)".into())
+        })?;
+        if !shapes_ok || !anonymous_allowed {
+            return Err(invalid());
+        }
+        let key = ClaimKey::of(&app.appid, &claim_text);
         let cell = self.inflight.0.lock().entry(key).or_default().clone();
         let result = cell
             .get_or_init(|| {
                 let core = Arc::clone(self);
-                let code = code.to_owned();
                 async move {
                     // In the first caller's span: its request id marks the
                     // upstream call's log lines.
                     let once = async move {
-                        let result = core.login_once(&app, &code, key).await;
+                        let result = core.login_once(&app, &codes, key).await;
                         // Done here, not by the waiters: they may all be gone.
                         core.inflight.0.lock().remove(&key);
                         result
@@ -109,9 +172,9 @@ impl Core {
     }
 
     async fn login_once(
-        &self,
+        self: &Arc<Self>,
         app: &App,
-        code: &str,
+        codes: &LoginCodes,
         key: ClaimKey,
     ) -> Result<LoginOutcome, Error> {
         let owner = Owner::generate();
@@ -131,7 +194,7 @@ impl Core {
                 expires_at: now + self.policy.replay_window.max(lease),
             };
             match self.store.claim(&claim).await? {
-                ClaimState::Acquired => return self.exchange(app, code, &claim).await,
+                ClaimState::Acquired => return self.exchange(app, codes, &claim).await,
                 ClaimState::Done(record) => return self.replay(app, record).await,
                 ClaimState::Failed(refusal) => return Err(Error::from_refusal(refusal)),
                 ClaimState::Pending => {
@@ -148,25 +211,15 @@ impl Core {
 
     /// We hold the claim: make the one upstream call and commit its result.
     async fn exchange(
-        &self,
+        self: &Arc<Self>,
         app: &App,
-        code: &str,
+        codes: &LoginCodes,
         claim: &Claim<'_>,
     ) -> Result<LoginOutcome, Error> {
-        let js_code = JsCode::parse(code).map_err(|_| Error::InvalidCode {
-            wechat_errcode: None,
-        })?;
-        let started = std::time::Instant::now();
-        let answer = self
-            .wechat
-            .code2session(&app.appid, &app.secret, &js_code)
-            .await;
-        crate::telemetry::upstream_latency("jscode2session", started.elapsed());
+        let answer = self.exchange_code(app, codes.borrowed()).await;
         let session = match answer {
             Ok(session) => session,
-            Err(e) => {
-                let err = Error::from(e);
-                crate::telemetry::upstream_error(err.wechat_errcode());
+            Err(err) => {
                 match err.refusal() {
                     Some(refusal) => {
                         self.store
@@ -183,7 +236,8 @@ impl Core {
         let appid = &app.appid;
         let openid = &session.openid;
         let unionid = session.unionid.clone();
-        let key_text = session.session_key.expose_secret().as_bytes();
+        let key_text = super::providers::key_text(session.session_key.as_ref());
+        let key_text = key_text.as_slice();
         let new_user_id = UserId::generate();
         let identity = IdentityUpsert {
             platform: app.platform,

@@ -9,6 +9,7 @@ pub mod error;
 pub mod jwt;
 pub mod login;
 pub mod open_data;
+pub mod providers;
 pub mod rekey;
 pub mod sealing;
 pub mod sessions;

@@ -204,7 +204,7 @@ impl Core {
                 cache.forget_all_sessions();
             }
             tracing::warn!(user_id = %current.user_id, revoked,
-                "a refresh token was used twice: its whole chain is revoked");
+                "a revoked refresh token was presented (used twice, or after a logout): its whole chain is revoked");
             return Err(Error::InvalidToken);
         }
         if !current.is_active(now) {

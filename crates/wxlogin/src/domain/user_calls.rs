@@ -29,11 +29,13 @@ impl Core {
         }
         let code = PhoneCode::parse(code).map_err(|_| invalid)?;
         let session = self.verified(token, expected_app).await?;
+        self.wechat_only(&session.appid)?;
         self.user_limits
             .check(UserCall::Phone, &session.appid, &session.openid)?;
+        let wechat_openid = wechat_openid(&session.openid)?;
         let result = self
             .with_access_token(session.appid.as_str(), |access_token| {
-                let (code, openid) = (&code, &session.openid);
+                let (code, openid) = (&code, &wechat_openid);
                 async move {
                     self.wechat
                         .get_user_phone_number(&access_token, code, Some(openid))
@@ -74,6 +76,7 @@ impl Core {
         decrypted: &Decrypted,
         encrypted_data: &str,
     ) -> Result<EncryptedMsgCheck, Error> {
+        self.wechat_only(&decrypted.appid)?;
         self.user_limits
             .check(UserCall::OpenDataCheck, &decrypted.appid, &decrypted.openid)?;
         let check = self
@@ -101,12 +104,14 @@ impl Core {
         expected_app: Option<&str>,
     ) -> Result<bool, Error> {
         let session = self.verified(token, expected_app).await?;
+        self.wechat_only(&session.appid)?;
         self.user_limits
             .check(UserCall::CheckSession, &session.appid, &session.openid)?;
         let keys = self.session_keys(&session.appid, &session.openid).await?;
-        let current = keys.current();
+        let current = &keys.current_wechat()?;
+        let wechat_openid = wechat_openid(&session.openid)?;
         self.with_access_token(session.appid.as_str(), |access_token| {
-            let openid = &session.openid;
+            let openid = &wechat_openid;
             async move {
                 self.wechat
                     .check_session(&access_token, openid, current)
@@ -125,16 +130,18 @@ impl Core {
         actor: &str,
     ) -> Result<(), Error> {
         let (app, oid) = self.admin_user(appid, openid)?;
+        self.wechat_only(&app)?;
         let user = self
             .store
             .get_identity(&app, &oid)
             .await?
             .ok_or(Error::NotFound)?;
         let keys = self.session_keys(&app, &oid).await?;
-        let current = keys.current();
+        let current = &keys.current_wechat()?;
+        let wechat_oid = wechat_openid(&oid)?;
         let new_key = self
             .with_access_token(app.as_str(), |access_token| {
-                let oid = &oid;
+                let oid = &wechat_oid;
                 async move {
                     self.wechat
                         .reset_user_session_key(&access_token, oid, current)
@@ -172,4 +179,20 @@ impl Core {
         self.store.append_audit(&entry).await?;
         Ok(())
     }
+}
+
+impl Core {
+    /// WeChat's user-scoped APIs (phone by code, checksession, reset,
+    /// checkencryptedmsg) exist for WeChat apps only.
+    fn wechat_only(&self, appid: &crate::ids::AppId) -> Result<(), Error> {
+        match self.apps.platform_of(appid.as_str()) {
+            crate::ids::Platform::Wechat => Ok(()),
+            other => Err(Error::NotSupported(other)),
+        }
+    }
+}
+
+/// A WeChat user's openid as WeChat's type (it came from WeChat).
+fn wechat_openid(openid: &crate::ids::OpenId) -> Result<wechat::OpenId, Error> {
+    wechat::OpenId::parse(openid.as_str()).map_err(|_| Error::Internal)
 }

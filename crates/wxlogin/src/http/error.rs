@@ -36,7 +36,8 @@ pub fn status_of(error: &Error) -> StatusCode {
         | Error::InvalidOpenData { .. }
         | Error::WatermarkMismatch
         | Error::BadSignature
-        | Error::InvalidPhoneCode { .. } => StatusCode::BAD_REQUEST,
+        | Error::InvalidPhoneCode { .. }
+        | Error::NotSupported(_) => StatusCode::BAD_REQUEST,
         Error::CodeUsed { .. } | Error::SessionKeyStale | Error::OnlyIdentity => {
             StatusCode::CONFLICT
         }

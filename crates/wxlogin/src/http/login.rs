@@ -20,6 +20,7 @@ use crate::clock::rfc3339;
 use crate::config::RateLimits;
 use crate::domain::Error;
 use crate::domain::jwt::AccessGrant;
+use crate::domain::login::LoginCodes;
 use crate::domain::token::SessionToken;
 use crate::ids::Platform;
 use crate::telemetry;
@@ -29,8 +30,15 @@ use crate::telemetry;
 pub struct LoginRequest {
     /// The mini program; optional when the service has a single app.
     pub appid: Option<String>,
-    /// The code from `wx.login()`: 1..=128 of `[A-Za-z0-9_-]`.
-    pub code: String,
+    /// The code of the platform's login (`wx.login`, `tt.login`,
+    /// `my.getAuthCode`, `qq.login`, `swan.getLoginCode`, `wx.qy.login`).
+    /// WeChat, QQ, WeCom: 1..=128 of `[A-Za-z0-9_-]`. Optional only on
+    /// Douyin with `anonymous_code`.
+    pub code: Option<String>,
+    /// Douyin: `tt.login`'s `anonymousCode` (a logged-out device).
+    pub anonymous_code: Option<String>,
+    /// The app's platform, if the client says (it must then match).
+    pub platform: Option<Platform>,
 }
 
 /// The tokens of a login or a refresh: `tokens.format = "opaque"` answers
@@ -206,11 +214,18 @@ pub async fn login(
 ) -> Result<Json<LoginResponse>, Error> {
     let result = async {
         let app = state.core.apps.resolve(request.appid.as_deref())?;
+        if request.platform.is_some_and(|p| p != app.platform) {
+            return Err(Error::InvalidRequest(format!(
+                "this appid is a {} app",
+                app.platform
+            )));
+        }
         state.limiter.check(ip, app.appid.as_str())?;
-        state
-            .core
-            .login(Some(app.appid.as_str()), &request.code)
-            .await
+        let codes = LoginCodes {
+            code: request.code,
+            anonymous_code: request.anonymous_code,
+        };
+        state.core.login_with(Some(app.appid.as_str()), codes).await
     }
     .await;
     telemetry::login_outcome(match &result {

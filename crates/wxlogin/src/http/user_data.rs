@@ -23,8 +23,9 @@ pub struct DecryptRequest {
     /// so the client can forward WeChat's object unchanged.
     #[serde(alias = "encryptedData")]
     pub encrypted_data: String,
-    /// `iv` (standard base64 of 16 bytes).
-    pub iv: String,
+    /// `iv` (standard base64 of 16 bytes); not for Alipay, whose
+    /// `encrypted_data` is the whole `response` of `my.getPhoneNumber`.
+    pub iv: Option<String>,
     /// Profile data: the exact `rawData` string, to verify `signature`.
     #[serde(alias = "rawData")]
     pub raw_data: Option<String>,

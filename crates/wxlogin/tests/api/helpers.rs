@@ -51,6 +51,7 @@ pub async fn spawn_app_with(tweak: impl FnOnce(&mut Settings)) -> TestApp {
             secret: secret.into(),
             bound_to_open_platform: bound,
             ip_whitelist: false,
+            ..AppSpec::default()
         });
     }
     let sim = sim.spawn().await.unwrap();
@@ -71,6 +72,7 @@ pub async fn spawn_app_with(tweak: impl FnOnce(&mut Settings)) -> TestApp {
                 appid: appid.into(),
                 secret: Some(SecretString::from(secret)),
                 secret_file: None,
+                ..AppSettings::default()
             })
             .collect(),
         ..Settings::default()

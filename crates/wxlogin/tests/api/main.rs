@@ -12,6 +12,7 @@ mod login;
 mod login_errors;
 mod logs;
 mod multi_instance;
+mod platforms;
 mod process;
 mod rekey;
 mod secrets;

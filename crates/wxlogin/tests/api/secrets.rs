@@ -285,7 +285,7 @@ fn debug_output_of_config_and_errors_is_redacted() {
         apps: vec![wxlogin::config::AppSettings {
             appid: APP_A.into(),
             secret: Some(SECRET_A.to_owned().into()),
-            secret_file: None,
+            ..Default::default()
         }],
         ..Default::default()
     };

@@ -16,6 +16,7 @@ fn one_person_in_two_apps(app: &TestApp) -> (String, String) {
         secret: SECRET_B.into(),
         bound_to_open_platform: true,
         ip_whitelist: false,
+        ..AppSpec::default()
     });
     let spec = || UserSpec {
         unionid: Some("oUnionShared0000000000000001".into()),
@@ -204,6 +205,7 @@ async fn a_late_unionid_meets_another_user_as_a_recorded_conflict() {
         secret: SECRET_B.into(),
         bound_to_open_platform: false,
         ip_whitelist: false,
+        ..AppSpec::default()
     });
     let (_, body_b) = app.login_as(APP_B, &openid_b).await;
     assert_ne!(body_a["user_id"], body_b["user_id"]);

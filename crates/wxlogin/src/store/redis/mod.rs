@@ -65,7 +65,7 @@ const IDENTITY_FIELDS: &[&str] = &[
 ];
 const TOKEN_FIELDS: &[&str] = &["sealed_token", "expires_at", "fence"];
 
-fn opt(value: Option<&wechat::UnionId>) -> &str {
+fn opt(value: Option<&crate::ids::UnionId>) -> &str {
     value.map_or("", |v| v.as_str())
 }
 

@@ -1,0 +1,278 @@
+//! The platform behind each configured app, and how its login code becomes
+//! an identity. WeChat's exchange is the service's `wechat` client, as
+//! before; QQ is WeChat's protocol at QQ's host; Douyin, Alipay, Baidu and
+//! WeCom are the `platforms` crate's clients. Whatever the platform, the
+//! login that follows is the same (single flight, one upstream call per
+//! code, replay, sealed keys, one session model).
+//!
+//! Each platform's errors land on the same stable API codes; the platform's
+//! own code goes to the logs and to `wxlogin_upstream_errors_total`.
+
+use std::sync::Arc;
+
+use platforms::{Kind, alipay, baidu, douyin, wecom};
+use secrecy::{ExposeSecret as _, SecretString};
+use wechat::{AppSecret, JsCode};
+use zeroize::Zeroizing;
+
+use super::{App, Core, Error};
+use crate::ids::{OpenId, Platform, UnionId};
+
+/// An app's platform, its credentials and its client.
+#[derive(Clone)]
+pub enum Provider {
+    /// The service's WeChat client (`wechat_base_url`).
+    Wechat {
+        appid: wechat::AppId,
+        secret: AppSecret,
+    },
+    /// WeChat's protocol at QQ's host.
+    Qq {
+        appid: wechat::AppId,
+        secret: AppSecret,
+        client: wechat::Client,
+    },
+    Douyin {
+        secret: AppSecret,
+        client: douyin::Client,
+    },
+    Alipay {
+        keys: Arc<alipay::Keys>,
+        /// The AES key of encrypted answers (phone numbers), if configured.
+        aes_key: Option<Arc<Zeroizing<Vec<u8>>>>,
+        /// The Alipay public key as PKCS#1, to verify phone envelopes.
+        alipay_public_key: Arc<Vec<u8>>,
+        client: alipay::Client,
+    },
+    Baidu {
+        /// The App Key: `client_id` of the exchange, and the trailer of
+        /// every encrypted payload.
+        app_key: String,
+        secret: AppSecret,
+        client: baidu::Client,
+    },
+    /// The WeCom app the mini program is associated with.
+    Wecom {
+        corpid: String,
+        corpsecret: AppSecret,
+        client: wecom::Client,
+    },
+}
+
+impl std::fmt::Debug for Provider {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Provider({} [redacted])", self.platform())
+    }
+}
+
+impl Provider {
+    pub fn platform(&self) -> Platform {
+        match self {
+            Self::Wechat { .. } => Platform::Wechat,
+            Self::Qq { .. } => Platform::Qq,
+            Self::Douyin { .. } => Platform::Douyin,
+            Self::Alipay { .. } => Platform::Alipay,
+            Self::Baidu { .. } => Platform::Baidu,
+            Self::Wecom { .. } => Platform::Wecom,
+        }
+    }
+
+    /// Whether open data of this platform is WeChat's scheme (AES-128-CBC
+    /// with the 16-byte session_key, watermark, rawData signature).
+    pub fn wechat_scheme(&self) -> bool {
+        matches!(
+            self,
+            Self::Wechat { .. } | Self::Qq { .. } | Self::Douyin { .. } | Self::Wecom { .. }
+        )
+    }
+}
+
+/// What the mini program sends to log in.
+#[derive(Debug, Clone, Copy)]
+pub struct LoginCode<'a> {
+    pub code: Option<&'a str>,
+    /// Douyin's `anonymousCode` (a logged-out device).
+    pub anonymous_code: Option<&'a str>,
+}
+
+/// An identity as a platform answered it.
+#[derive(Debug, Clone)]
+pub struct Exchanged {
+    pub openid: OpenId,
+    pub unionid: Option<UnionId>,
+    /// The key of the user's open data (base64 text); Alipay has none.
+    pub session_key: Option<SecretString>,
+}
+
+impl Error {
+    /// The stable API error for a platform's refusal; its own code is
+    /// logged and counted.
+    pub(crate) fn from_platform(e: &platforms::Error) -> Self {
+        let code = e.platform_code().unwrap_or("transport");
+        crate::telemetry::upstream_platform_error(code);
+        match e.kind() {
+            Kind::InvalidCode => Self::InvalidCode {
+                wechat_errcode: None,
+            },
+            Kind::RateLimited => Self::RateLimited {
+                retry_after_secs: 60,
+                wechat_errcode: None,
+            },
+            Kind::Misconfigured => {
+                tracing::error!(error = %e, "the platform rejected the app's configuration");
+                Self::UpstreamMisconfigured {
+                    wechat_errcode: None,
+                }
+            }
+            Kind::Busy | Kind::TokenRejected | Kind::Unavailable => {
+                tracing::warn!(error = %e, "the platform is unavailable or answered nonsense");
+                Self::UpstreamUnavailable {
+                    wechat_errcode: None,
+                }
+            }
+        }
+    }
+}
+
+fn identity(openid: &str, unionid: Option<&str>) -> Result<(OpenId, Option<UnionId>), Error> {
+    let bad = || {
+        tracing::warn!("the platform answered an id of a shape wxlogin does not accept");
+        Error::UpstreamUnavailable {
+            wechat_errcode: None,
+        }
+    };
+    let openid = OpenId::parse(openid).map_err(|_| bad())?;
+    let unionid = unionid
+        .filter(|u| !u.is_empty())
+        .map(|u| UnionId::parse(u).map_err(|_| bad()))
+        .transpose()?;
+    Ok((openid, unionid))
+}
+
+impl Core {
+    /// Trade the login code with the app's platform: one upstream call
+    /// (two for WeCom on a cold token cache, shared by every login).
+    pub(crate) async fn exchange_code(
+        self: &Arc<Self>,
+        app: &App,
+        login: LoginCode<'_>,
+    ) -> Result<Exchanged, Error> {
+        let invalid = || Error::InvalidCode {
+            wechat_errcode: None,
+        };
+        let code = login.code;
+        let answer = match &app.provider {
+            Provider::Wechat { appid, secret } => {
+                let code = JsCode::parse(code.ok_or_else(invalid)?).map_err(|_| invalid())?;
+                return self
+                    .wechat_exchange(&self.wechat, appid, secret, &code)
+                    .await;
+            }
+            Provider::Qq {
+                appid,
+                secret,
+                client,
+            } => {
+                let code = JsCode::parse(code.ok_or_else(invalid)?).map_err(|_| invalid())?;
+                return self.wechat_exchange(client, appid, secret, &code).await;
+            }
+            Provider::Douyin { secret, client } => {
+                if code.is_none() && login.anonymous_code.is_none() {
+                    return Err(invalid());
+                }
+                client
+                    .code2session(app.appid.as_str(), secret, code, login.anonymous_code)
+                    .await
+            }
+            Provider::Alipay { keys, client, .. } => {
+                let code = code.ok_or_else(invalid)?;
+                client
+                    .oauth_token(app.appid.as_str(), keys, code, self.clock.now())
+                    .await
+            }
+            Provider::Baidu {
+                app_key,
+                secret,
+                client,
+            } => {
+                let code = code.ok_or_else(invalid)?;
+                client.jscode2sessionkey(app_key, secret, code).await
+            }
+            Provider::Wecom { client, .. } => {
+                let code = code.ok_or_else(invalid)?;
+                self.wecom_exchange(app, client, code).await
+            }
+        };
+        let answer = answer.map_err(|e| Error::from_platform(&e))?;
+        let (openid, unionid) = identity(&answer.subject, answer.unionid.as_deref())?;
+        Ok(Exchanged {
+            openid,
+            unionid,
+            session_key: answer.session_key,
+        })
+    }
+
+    async fn wechat_exchange(
+        &self,
+        client: &wechat::Client,
+        appid: &wechat::AppId,
+        secret: &AppSecret,
+        code: &JsCode,
+    ) -> Result<Exchanged, Error> {
+        let started = std::time::Instant::now();
+        let answer = client.code2session(appid, secret, code).await;
+        crate::telemetry::upstream_latency("jscode2session", started.elapsed());
+        let session = answer.map_err(|e| {
+            let err = Error::from(e);
+            crate::telemetry::upstream_error(err.wechat_errcode());
+            err
+        })?;
+        Ok(Exchanged {
+            openid: OpenId::from(&session.openid),
+            unionid: session.unionid.as_ref().map(UnionId::from),
+            session_key: Some(SecretString::from(
+                session.session_key.expose_secret().to_owned(),
+            )),
+        })
+    }
+
+    /// WeCom's exchange carries the corp access_token (managed like WeChat's
+    /// access_token: shared by instances, one refresh at a time); a refused
+    /// token is refreshed once and the call made once more.
+    async fn wecom_exchange(
+        self: &Arc<Self>,
+        app: &App,
+        client: &wecom::Client,
+        code: &str,
+    ) -> Result<platforms::Exchanged, platforms::Error> {
+        let unavailable = |e: Error| platforms::Error::Transport {
+            platform: "wecom",
+            endpoint: "gettoken",
+            detail: e.code().to_owned(),
+        };
+        let token = self
+            .access_token(app.appid.as_str())
+            .await
+            .map_err(unavailable)?;
+        match client
+            .jscode2session(token.token.expose_secret(), code)
+            .await
+        {
+            Err(e) if e.kind() == Kind::TokenRejected => {
+                let fresh = self
+                    .refresh_access_token(app, Some(&token.token))
+                    .await
+                    .map_err(unavailable)?;
+                client
+                    .jscode2session(fresh.token.expose_secret(), code)
+                    .await
+            }
+            other => other,
+        }
+    }
+}
+
+/// `session_key` as the store keeps it: its text, or nothing (Alipay).
+pub(crate) fn key_text(key: Option<&SecretString>) -> Zeroizing<Vec<u8>> {
+    Zeroizing::new(key.map_or_else(Vec::new, |k| k.expose_secret().as_bytes().to_vec()))
+}

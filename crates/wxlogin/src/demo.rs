@@ -27,6 +27,7 @@ fn demo_simulator() -> Simulator {
         ip_whitelist: false,
         ..AppSpec::default()
     });
+    crate::demo_apps::register(&sim);
     sim
 }
 
@@ -71,6 +72,9 @@ pub async fn run(listen: &str, jwt: bool) -> anyhow::Result<()> {
         }],
         ..Settings::default()
     };
+    settings
+        .apps
+        .extend(crate::demo_apps::settings(&sim.base_url()));
     if jwt {
         settings.tokens.format = crate::domain::jwt::TokenFormat::Jwt;
         settings.tokens.issuer = Some(format!("http://{listen}"));
@@ -89,6 +93,7 @@ pub async fn run(listen: &str, jwt: bool) -> anyhow::Result<()> {
         "appid": DEMO_APPID,
         "simulator": sim_base,
         "tokens": if jwt { "jwt" } else { "opaque" },
+        "apps": crate::demo_apps::page_apps(DEMO_APPID),
     })
     .to_string();
     let app = app.with_routes(crate::demo_page::routes(page_config));
@@ -123,7 +128,8 @@ wxlogin demo is running. Ctrl-C stops it (the temporary database is deleted).
 
   service     {base}        API docs: {base}/docs   OpenAPI: {base}/openapi.json
   demo page   {base}/       (a phone-shaped page playing the mini program)
-  simulator   {sim}/        (plays api.weixin.qq.com and wx.login)
+  simulator   {sim}/        (plays api.weixin.qq.com and wx.login, and the other
+                            platforms' logins: the page's platform switch)
   database    {db}
   admin key   {admin_key}
   service key {service_key}
@@ -134,17 +140,17 @@ Try it from another terminal (copy-paste line by line):
 CODE=$(curl -s -X POST {sim}/__sim/login -H 'content-type: application/json' -d '{{"appid":"{DEMO_APPID}"}}' | sed -E 's/.*"code":"([^"]+)".*/\1/'); echo "$CODE"
 
 # 2. Log in with it (the same code again within 5 minutes returns the same session)
-LOGIN=$(curl -s -X POST {base}/v1/login -H 'content-type: application/json' -d "{{\"code\":\"$CODE\"}}"); echo "$LOGIN"
+LOGIN=$(curl -s -X POST {base}/v1/login -H 'content-type: application/json' -d "{{\"appid\":\"{DEMO_APPID}\",\"code\":\"$CODE\"}}"); echo "$LOGIN"
 TOKEN=$(echo "$LOGIN" | sed -E 's/.*"token":"([^"]+)".*/\1/')
 
 # 3. Who am I?
 curl -s {base}/v1/session -H "authorization: Bearer $TOKEN"; echo
 
 # 4. What nginx auth_request sees (identity in x-wx-* headers)
-curl -si {base}/v1/auth -H "authorization: Bearer $TOKEN"
+curl -si '{base}/v1/auth?appid={DEMO_APPID}' -H "authorization: Bearer $TOKEN"
 
 # 5. A backend checks the token with the service key
-curl -s -X POST {base}/v1/introspect -H 'authorization: Bearer {service_key}' -H 'content-type: application/json' -d "{{\"token\":\"$TOKEN\"}}"; echo
+curl -s -X POST {base}/v1/introspect -H 'authorization: Bearer {service_key}' -H 'content-type: application/json' -d "{{\"token\":\"$TOKEN\",\"appid\":\"{DEMO_APPID}\"}}"; echo
 
 # 6. Get user info: the simulator encrypts the profile as WeChat would; the service decrypts it
 OPENID=$(echo "$LOGIN" | sed -E 's/.*"openid":"([^"]+)".*/\1/')

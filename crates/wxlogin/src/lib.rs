@@ -13,6 +13,8 @@ pub mod config;
 #[cfg(feature = "demo")]
 pub mod demo;
 #[cfg(feature = "demo")]
+mod demo_apps;
+#[cfg(feature = "demo")]
 mod demo_page;
 pub mod domain;
 pub mod http;

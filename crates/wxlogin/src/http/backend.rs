@@ -58,6 +58,7 @@ pub struct IntrospectResponse {
     request_body = IntrospectRequest,
     responses(
         (status = 200, body = IntrospectResponse),
+        (status = 400, description = "invalid_request: several apps are configured and no appid was given", body = ErrorBody),
         (status = 401, description = "unauthorized: no service key", body = ErrorBody),
         (status = 403, description = "forbidden: wrong service key", body = ErrorBody),
     )
@@ -118,6 +119,7 @@ pub struct AuthQuery {
     params(AuthQuery),
     responses(
         (status = 200, description = "Valid; identity in x-wx-* headers"),
+        (status = 400, description = "invalid_request: several apps are configured and no appid was given", body = ErrorBody),
         (status = 401, description = "unauthorized, invalid_token", body = ErrorBody),
     )
 )]

@@ -22,6 +22,7 @@ mod model;
 mod observe;
 mod opendata;
 mod platforms;
+mod platforms_alipay;
 mod server;
 mod sim;
 mod state;
@@ -35,6 +36,6 @@ pub use model::{
     AppSpec, OpenDataBlob, OpenDataKind, Platform, RecordedRequest, Rotation, SimEndpoint,
     SimError, UserSpec,
 };
-pub use platforms::test_keys;
+pub use platforms_alipay::test_keys;
 pub use server::SimHandle;
 pub use sim::Simulator;

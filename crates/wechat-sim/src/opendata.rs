@@ -139,7 +139,7 @@ pub(crate) fn seal_for(
                 let aes = app.alipay_aes_key.as_deref().ok_or(SimError::Unsupported(
                     "the Alipay app has no alipay_aes_key",
                 ))?;
-                let envelope = crate::platforms::alipay_phone_envelope(aes, &user.phone)
+                let envelope = crate::platforms_alipay::alipay_phone_envelope(aes, &user.phone)
                     .ok_or_else(|| SimError::Internal("bad alipay_aes_key".into()))?;
                 Ok(OpenDataBlob {
                     encrypted_data: envelope,

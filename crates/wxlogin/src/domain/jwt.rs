@@ -14,19 +14,16 @@
 
 use std::sync::Arc;
 
-use jsonwebtoken::jwk::{Jwk, JwkSet, PublicKeyUse};
+use jsonwebtoken::jwk::{Jwk, JwkSet};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use parking_lot::RwLock;
-use ring::rand::{SecureRandom as _, SystemRandom};
 use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
-use zeroize::Zeroizing;
 
-use super::login::aad;
 use super::{Core, Error};
 use crate::clock::UnixTime;
-use crate::ids::{LockName, Owner, Platform, SessionId};
-use crate::store::{SessionRecord, SigningKeyRecord};
+use crate::ids::{Platform, SessionId};
+use crate::store::SessionRecord;
 
 /// What the login and refresh answers carry (`tokens.format`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -50,7 +47,7 @@ pub enum SigningAlg {
 }
 
 impl SigningAlg {
-    fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         match self {
             Self::ES256 => "ES256",
             Self::EdDSA => "EdDSA",
@@ -118,27 +115,27 @@ impl std::fmt::Debug for AccessGrant {
     }
 }
 
-struct LoadedKey {
-    kid: String,
-    created_at: UnixTime,
-    alg: Algorithm,
-    encoding: EncodingKey,
-    decoding: DecodingKey,
-    jwk: Jwk,
+pub(crate) struct LoadedKey {
+    pub(crate) kid: String,
+    pub(crate) created_at: UnixTime,
+    pub(crate) alg: Algorithm,
+    pub(crate) encoding: EncodingKey,
+    pub(crate) decoding: DecodingKey,
+    pub(crate) jwk: Jwk,
 }
 
 /// The signing side of `jwt` mode: settings and the keys as last loaded.
 pub(crate) struct Jwt {
     pub(crate) settings: TokenSettings,
     issuer: String,
-    keys: RwLock<Arc<Vec<LoadedKey>>>,
+    pub(crate) keys: RwLock<Arc<Vec<LoadedKey>>>,
     /// When the keys were last loaded (service clock), so signing and the
     /// JWKS pick up rotations by the clock, not only by the housekeeping.
-    loaded_at: std::sync::atomic::AtomicI64,
+    pub(crate) loaded_at: std::sync::atomic::AtomicI64,
 }
 
 /// Keys are loaded again when older than this, seconds.
-const RELOAD_AFTER: i64 = 60;
+pub(crate) const RELOAD_AFTER: i64 = 60;
 
 impl Jwt {
     pub(crate) fn new(settings: TokenSettings) -> Option<Self> {
@@ -153,157 +150,12 @@ impl Jwt {
 
     /// Before it signs, a new key is published this long (an hour, or a
     /// quarter of the rotation period if that is shorter).
-    fn lead(&self) -> i64 {
+    pub(crate) fn lead(&self) -> i64 {
         (self.settings.key_rotation / 4).min(3600)
     }
 }
 
-/// The PKCS#8 v1 prefix of an Ed25519 private key (RFC 8410): the seed follows.
-const ED25519_PKCS8_PREFIX: [u8; 16] = [
-    0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x04, 0x22, 0x04, 0x20,
-];
-
-/// A fresh private key, PKCS#8 DER.
-fn generate(alg: SigningAlg) -> Result<Zeroizing<Vec<u8>>, Error> {
-    let rng = SystemRandom::new();
-    match alg {
-        SigningAlg::ES256 => {
-            let doc = ring::signature::EcdsaKeyPair::generate_pkcs8(
-                &ring::signature::ECDSA_P256_SHA256_FIXED_SIGNING,
-                &rng,
-            )
-            .map_err(|_| Error::Internal)?;
-            Ok(Zeroizing::new(doc.as_ref().to_vec()))
-        }
-        SigningAlg::EdDSA => {
-            let mut seed = Zeroizing::new([0u8; 32]);
-            rng.fill(&mut seed[..]).map_err(|_| Error::Internal)?;
-            let mut der = Zeroizing::new(ED25519_PKCS8_PREFIX.to_vec());
-            der.extend_from_slice(&seed[..]);
-            Ok(der)
-        }
-    }
-}
-
 impl Core {
-    /// Load the signing keys from the store; make the next one when due
-    /// (one instance, under a lock); delete the ones no valid token needs.
-    /// Runs at startup and with the periodic housekeeping.
-    pub async fn refresh_signing_keys(&self) -> Result<(), Error> {
-        let Some(jwt) = &self.jwt else {
-            return Ok(());
-        };
-        let now = self.clock.now();
-        let mut stored = self.store.signing_keys().await?;
-        let due = |keys: &[SigningKeyRecord]| {
-            keys.last()
-                .is_none_or(|k| k.created_at <= now - jwt.settings.key_rotation + jwt.lead())
-        };
-        if due(&stored) {
-            let lock = LockName::named("signing_keys");
-            let owner = Owner::generate();
-            let taken = self
-                .store
-                .try_lock(&lock, &owner, now, now + 30)
-                .await?
-                .is_some();
-            if !taken && stored.is_empty() {
-                // Another instance is making the first key: wait for it
-                // (bounded), rather than start with no key to sign with.
-                for _ in 0..60 {
-                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-                    stored = self.store.signing_keys().await?;
-                    if !stored.is_empty() {
-                        break;
-                    }
-                }
-            }
-            if taken {
-                let made = async {
-                    stored = self.store.signing_keys().await?;
-                    if due(&stored) {
-                        let key = self.new_signing_key(jwt.settings.algorithm, now)?;
-                        self.store.add_signing_key(&key).await?;
-                        tracing::info!(kid = %key.kid, "made a new token signing key");
-                        stored.push(key);
-                    }
-                    Ok::<_, Error>(())
-                }
-                .await;
-                self.store.unlock(&lock, &owner).await?;
-                made?;
-            }
-        }
-        // A key is retired once the next one has signed for access_ttl (plus
-        // a minute of clock skew): no token it signed is still valid.
-        let mut kept = Vec::with_capacity(stored.len());
-        for (i, key) in stored.iter().enumerate() {
-            let superseded_at = stored.get(i + 1).map(|next| next.created_at + jwt.lead());
-            let retired = superseded_at
-                .is_some_and(|at| at <= now && now >= at + jwt.settings.access_ttl + 60);
-            if retired {
-                self.store.delete_signing_key(&key.kid).await?;
-            } else {
-                kept.push(self.load_key(key)?);
-            }
-        }
-        *jwt.keys.write() = Arc::new(kept);
-        jwt.loaded_at
-            .store(now, std::sync::atomic::Ordering::Relaxed);
-        Ok(())
-    }
-
-    /// The keys, loaded again (and rotated when due) if they are stale.
-    async fn current_keys(&self, jwt: &Jwt) -> Result<Arc<Vec<LoadedKey>>, Error> {
-        let loaded_at = jwt.loaded_at.load(std::sync::atomic::Ordering::Relaxed);
-        if self.clock.now().saturating_sub(loaded_at) >= RELOAD_AFTER {
-            self.refresh_signing_keys().await?;
-        }
-        Ok(jwt.keys.read().clone())
-    }
-
-    fn new_signing_key(&self, alg: SigningAlg, now: UnixTime) -> Result<SigningKeyRecord, Error> {
-        let kid = uuid::Uuid::now_v7().simple().to_string();
-        let der = generate(alg)?;
-        Ok(SigningKeyRecord {
-            sealed_key: self
-                .data_key
-                .seal(&der, &aad("signing_key", &[kid.as_str()])),
-            alg: alg.name().to_owned(),
-            kid,
-            created_at: now,
-        })
-    }
-
-    fn load_key(&self, key: &SigningKeyRecord) -> Result<LoadedKey, Error> {
-        let der = Zeroizing::new(
-            self.data_key
-                .open(&key.sealed_key, &aad("signing_key", &[key.kid.as_str()]))
-                .map_err(|e| {
-                    tracing::error!(kid = %key.kid, error = %e, "a signing key does not open under the data key");
-                    Error::Internal
-                })?
-                .to_vec(),
-        );
-        let (alg, encoding) = match key.alg.as_str() {
-            "ES256" => (Algorithm::ES256, EncodingKey::from_ec_der(&der)),
-            "EdDSA" => (Algorithm::EdDSA, EncodingKey::from_ed_der(&der)),
-            _ => return Err(Error::Internal),
-        };
-        let mut jwk = Jwk::from_encoding_key(&encoding, alg).map_err(|_| Error::Internal)?;
-        jwk.common.key_id = Some(key.kid.clone());
-        jwk.common.public_key_use = Some(PublicKeyUse::Signature);
-        let decoding = DecodingKey::from_jwk(&jwk).map_err(|_| Error::Internal)?;
-        Ok(LoadedKey {
-            kid: key.kid.clone(),
-            created_at: key.created_at,
-            alg,
-            encoding,
-            decoding,
-            jwk,
-        })
-    }
-
     /// The published keys (`/.well-known/jwks.json`); `None` in opaque mode.
     pub async fn jwks(&self) -> Result<Option<JwkSet>, Error> {
         let Some(jwt) = &self.jwt else {
@@ -430,7 +282,7 @@ mod tests {
             (SigningAlg::ES256, Algorithm::ES256),
             (SigningAlg::EdDSA, Algorithm::EdDSA),
         ] {
-            let der = generate(alg).unwrap();
+            let der = super::super::signing_keys::generate(alg).unwrap();
             let encoding = match alg {
                 SigningAlg::ES256 => EncodingKey::from_ec_der(&der),
                 SigningAlg::EdDSA => EncodingKey::from_ed_der(&der),

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::jwt::AccessGrant;
-use super::providers::LoginCode;
+pub use super::login_codes::{LoginCodes, valid_code_shape, valid_code_shape_for};
 use super::token::SessionToken;
 use super::{App, Core, Error};
 use crate::ids::{AppId, ClaimKey, OpenId, Owner, Platform, SessionId, UnionId, UserId};
@@ -41,57 +41,6 @@ type Shared = Arc<OnceCell<Result<LoginOutcome, Error>>>;
 /// await the first one instead of polling the store.
 #[derive(Default)]
 pub(crate) struct InFlight(Mutex<HashMap<ClaimKey, Shared>>);
-
-/// DESIGN.md's accepted code shape: 1..=128 of `[A-Za-z0-9_-]`. Checked before
-/// anything else so junk never costs an upstream call.
-pub fn valid_code_shape(code: &str) -> bool {
-    (1..=128).contains(&code.len())
-        && code
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
-}
-
-/// The code shape of a platform: WeChat's (and QQ's and WeCom's) as above;
-/// the others document none, and Baidu's may carry `@` (an open-source
-/// host app): 1..=256 of `[A-Za-z0-9_@.=+/-]`.
-pub fn valid_code_shape_for(platform: Platform, code: &str) -> bool {
-    match platform {
-        Platform::Wechat | Platform::Qq | Platform::Wecom => valid_code_shape(code),
-        _ => {
-            (1..=256).contains(&code.len())
-                && code
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b"_@.=+/-".contains(&b))
-        }
-    }
-}
-
-/// A login request's codes, owned (the exchange runs in a task of its own).
-#[derive(Debug, Clone, Default)]
-pub struct LoginCodes {
-    pub code: Option<String>,
-    /// Douyin's `anonymousCode`.
-    pub anonymous_code: Option<String>,
-}
-
-impl LoginCodes {
-    fn borrowed(&self) -> LoginCode<'_> {
-        LoginCode {
-            code: self.code.as_deref(),
-            anonymous_code: self.anonymous_code.as_deref(),
-        }
-    }
-
-    /// What single flight and replay key on: the code, else the anonymous
-    /// one (marked, so the two never share a claim).
-    fn claim_text(&self) -> Option<String> {
-        match (&self.code, &self.anonymous_code) {
-            (Some(code), _) => Some(code.clone()),
-            (None, Some(anonymous)) => Some(format!("anonymous\0{anonymous}")),
-            (None, None) => None,
-        }
-    }
-}
 
 /// AAD binding a sealed value to its purpose and row.
 pub(crate) fn aad(purpose: &str, parts: &[&str]) -> Vec<u8> {

@@ -11,9 +11,8 @@
 //! unionid) so it can never be merged with a logged-in identity. Codes live
 //! 3 minutes and are single use; no "code used" or rate-limit code is
 //! documented, so a used code is the documented 40018 (bad code).
-//! The v1 endpoint and the phone-by-code route (RSA decryption with the
-//! app's private key, several facts uncertain) are not implemented; the
-//! legacy phone route decrypts like open data.
+//! The phone-by-code route is `phone.rs`; the legacy phone route decrypts
+//! like open data. The v1 endpoint is not implemented (PLATFORMS.md: do not).
 
 use reqwest::Method;
 use serde::Deserialize;
@@ -25,12 +24,19 @@ use crate::{Error, Exchanged, Kind};
 
 /// Douyin's API host for mini programs.
 pub const BASE_URL: &str = "https://developer.toutiao.com/";
+/// Douyin's open platform host (client_token, phone numbers).
+pub const OPEN_BASE_URL: &str = "https://open.douyin.com/";
+
+mod phone;
+pub use phone::{ClientToken, PhoneKey, kind as open_kind};
 
 const ENDPOINT: &str = "jscode2session";
 
 #[derive(Clone, Debug)]
 pub struct Client {
     upstream: Upstream,
+    /// `open.douyin.com`.
+    open: Upstream,
 }
 
 #[derive(Deserialize)]
@@ -68,8 +74,10 @@ fn non_empty(s: String) -> Option<String> {
 }
 
 impl Client {
-    pub fn new(upstream: Upstream) -> Self {
-        Self { upstream }
+    /// `upstream` is developer.toutiao.com's host, `open` open.douyin.com's
+    /// (both the simulator's in tests).
+    pub fn new(upstream: Upstream, open: Upstream) -> Self {
+        Self { upstream, open }
     }
 
     /// Trade a `tt.login` code (and/or its `anonymousCode`) for an identity.

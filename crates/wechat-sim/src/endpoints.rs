@@ -71,7 +71,9 @@ pub(crate) fn handle(state: &mut State, endpoint: SimEndpoint, call: &Call<'_>) 
         | SimEndpoint::AlipayGateway
         | SimEndpoint::BaiduCode2SessionKey
         | SimEndpoint::WecomGetToken
-        | SimEndpoint::WecomCode2Session => Err(code::INVALID_URL),
+        | SimEndpoint::WecomCode2Session
+        | SimEndpoint::DouyinClientToken
+        | SimEndpoint::DouyinPhoneNumber => Err(code::INVALID_URL),
     }
 }
 

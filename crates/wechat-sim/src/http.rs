@@ -95,7 +95,16 @@ async fn wechat_call(sim: Simulator, endpoint: Option<SimEndpoint>, request: Req
         Ok(bytes) => (bytes, true),
         Err(_) => (Bytes::new(), false),
     };
-    let query = decode_query(&parts.uri);
+    let mut query = decode_query(&parts.uri);
+    // Douyin's open platform carries its token in an `access-token` header;
+    // the endpoints read parameters from one list.
+    if let Some(token) = parts
+        .headers
+        .get("access-token")
+        .and_then(|v| v.to_str().ok())
+    {
+        query.push(("access-token".to_owned(), token.to_owned()));
+    }
     let (strike, json_content_type) = {
         let mut state = sim.lock();
         let appid = app_of(&state, &query, &body);

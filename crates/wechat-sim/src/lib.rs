@@ -23,6 +23,7 @@ mod observe;
 mod opendata;
 mod platforms;
 mod platforms_alipay;
+mod platforms_douyin;
 mod server;
 mod sim;
 mod state;

@@ -50,8 +50,9 @@ pub struct AppSpec {
     pub app_key: Option<String>,
     /// WeCom: the corp the mini program is associated with.
     pub corpid: Option<String>,
-    /// Alipay: the app's public key (PEM or base64), to verify requests.
-    pub alipay_app_public_key: Option<String>,
+    /// The app's RSA public key (PEM or base64): Alipay verifies requests
+    /// with it; Douyin encrypts phone numbers with it.
+    pub app_public_key: Option<String>,
     /// Alipay: the AES key of encrypted answers (base64, 16 bytes).
     pub alipay_aes_key: Option<String>,
 }
@@ -127,10 +128,14 @@ pub enum SimEndpoint {
     WecomGetToken,
     /// WeCom's `cgi-bin/miniprogram/jscode2session`.
     WecomCode2Session,
+    /// Douyin's `oauth/client_token/` (open.douyin.com).
+    DouyinClientToken,
+    /// Douyin's `api/apps/v1/get_phonenumber_info/` (open.douyin.com).
+    DouyinPhoneNumber,
 }
 
 impl SimEndpoint {
-    pub const ALL: [SimEndpoint; 12] = [
+    pub const ALL: [SimEndpoint; 14] = [
         Self::Code2Session,
         Self::StableToken,
         Self::Token,
@@ -143,6 +148,8 @@ impl SimEndpoint {
         Self::BaiduCode2SessionKey,
         Self::WecomGetToken,
         Self::WecomCode2Session,
+        Self::DouyinClientToken,
+        Self::DouyinPhoneNumber,
     ];
 
     /// The URL path WeChat serves it at.
@@ -160,6 +167,8 @@ impl SimEndpoint {
             Self::BaiduCode2SessionKey => "/oauth/jscode2sessionkey",
             Self::WecomGetToken => "/cgi-bin/gettoken",
             Self::WecomCode2Session => "/cgi-bin/miniprogram/jscode2session",
+            Self::DouyinClientToken => "/oauth/client_token/",
+            Self::DouyinPhoneNumber => "/api/apps/v1/get_phonenumber_info/",
         }
     }
 
@@ -178,6 +187,8 @@ impl SimEndpoint {
             Self::BaiduCode2SessionKey => "baidu_code2sessionkey",
             Self::WecomGetToken => "wecom_gettoken",
             Self::WecomCode2Session => "wecom_code2session",
+            Self::DouyinClientToken => "douyin_client_token",
+            Self::DouyinPhoneNumber => "douyin_phone_number",
         }
     }
 
@@ -190,6 +201,8 @@ impl SimEndpoint {
                 | Self::BaiduCode2SessionKey
                 | Self::WecomGetToken
                 | Self::WecomCode2Session
+                | Self::DouyinClientToken
+                | Self::DouyinPhoneNumber
         )
     }
 

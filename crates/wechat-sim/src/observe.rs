@@ -11,7 +11,18 @@ use crate::model::{RecordedRequest, SimEndpoint};
 /// How many requests (and raw queries per endpoint) are kept.
 const KEEP: usize = 1000;
 /// Parameter names whose values are secrets or one-time credentials.
-const SECRET_NAMES: [&str; 5] = ["secret", "access_token", "js_code", "code", "session_key"];
+const SECRET_NAMES: [&str; 10] = [
+    "secret",
+    "access_token",
+    "access-token",
+    "js_code",
+    "code",
+    "anonymous_code",
+    "session_key",
+    "sk",
+    "corpsecret",
+    "client_secret",
+];
 const REDACTED: &str = "[redacted]";
 
 /// One request as the HTTP layer parsed it.

@@ -18,6 +18,8 @@ pub(crate) fn handle(state: &mut State, endpoint: SimEndpoint, call: &Call<'_>) 
         SimEndpoint::AlipayGateway => crate::platforms_alipay::gateway(state, call),
         SimEndpoint::WecomGetToken => wecom_gettoken(state, call).unwrap_or_else(wecom_error),
         SimEndpoint::WecomCode2Session => wecom_session(state, call).unwrap_or_else(wecom_error),
+        SimEndpoint::DouyinClientToken => crate::platforms_douyin::client_token(state, call),
+        SimEndpoint::DouyinPhoneNumber => crate::platforms_douyin::phone_number(state, call),
         _ => String::new(),
     }
 }

@@ -88,7 +88,7 @@ pub(crate) fn gateway(state: &mut State, call: &Call<'_>) -> String {
             "无效的AppID参数",
         );
     };
-    let app_key = app.spec.alipay_app_public_key.clone().unwrap_or_default();
+    let app_key = app.spec.app_public_key.clone().unwrap_or_default();
     if param("method") != Some("alipay.system.oauth.token") {
         return error(
             "40002",

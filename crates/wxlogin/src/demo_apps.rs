@@ -33,7 +33,7 @@ pub fn register(sim: &Simulator) {
             platform,
             app_key: (platform == Platform::Baidu).then(|| BAIDU_APP_KEY.into()),
             corpid: (platform == Platform::Wecom).then(|| CORPID.into()),
-            alipay_app_public_key: (platform == Platform::Alipay)
+            app_public_key: matches!(platform, Platform::Alipay | Platform::Douyin)
                 .then(|| test_keys::APP_PUBLIC_KEY.into()),
             alipay_aes_key: (platform == Platform::Alipay).then(|| test_keys::AES_KEY.into()),
             ..AppSpec::default()
@@ -53,7 +53,8 @@ pub fn settings(sim_url: &str) -> Vec<AppSettings> {
                 api_base_url: Some(sim_url.to_owned()),
                 app_key: (platform == Platform::Baidu).then(|| BAIDU_APP_KEY.into()),
                 corpid: (platform == Platform::Wecom).then(|| CORPID.into()),
-                app_private_key: alipay.then(|| SecretString::from(test_keys::APP_PRIVATE_KEY)),
+                app_private_key: matches!(platform, Platform::Alipay | Platform::Douyin)
+                    .then(|| SecretString::from(test_keys::APP_PRIVATE_KEY)),
                 alipay_public_key: alipay.then(|| test_keys::ALIPAY_PUBLIC_KEY.to_owned()),
                 aes_key: alipay.then(|| SecretString::from(test_keys::AES_KEY)),
                 ..AppSettings::default()

@@ -114,12 +114,12 @@ pub(super) fn build(
     let upstream = |name: &'static str, url: String| {
         Upstream::new(name, &url, deadline).map_err(|e| n.err("api_base_url", e.to_string()))
     };
+    if platform != Platform::Alipay && platform != Platform::Douyin {
+        let set = app.app_private_key.is_some() || app.app_private_key_file.is_some();
+        n.unused("app_private_key", set, platform)?;
+    }
     if platform != Platform::Alipay {
         for (field, set) in [
-            (
-                "app_private_key",
-                app.app_private_key.is_some() || app.app_private_key_file.is_some(),
-            ),
             (
                 "alipay_public_key",
                 app.alipay_public_key.is_some() || app.alipay_public_key_file.is_some(),
@@ -194,9 +194,22 @@ pub(super) fn build(
                 app.appid.starts_with("tt"),
                 "a Douyin appid starts with `tt`",
             )?;
+            // Phone numbers by code need the app's private key (optional).
+            let phone_key = secret_value(
+                &format!("{setting}.app_private_key"),
+                app.app_private_key.clone(),
+                app.app_private_key_file.as_deref(),
+            )?
+            .map(|k| douyin::PhoneKey::parse(k.expose_secret()).map(Arc::new))
+            .transpose()
+            .map_err(|e| n.err("app_private_key", e.to_string()))?;
             Provider::Douyin {
                 secret: n.secret(&app)?,
-                client: douyin::Client::new(upstream("douyin", host(douyin::BASE_URL))?),
+                client: douyin::Client::new(
+                    upstream("douyin", host(douyin::BASE_URL))?,
+                    upstream("douyin", host(douyin::OPEN_BASE_URL))?,
+                ),
+                phone_key,
             }
         }
         Platform::Baidu => {

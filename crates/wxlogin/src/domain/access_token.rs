@@ -257,6 +257,18 @@ impl Core {
                 })?;
                 (token, grant.expires_in)
             }
+            // Douyin's client_token, for phone numbers by code.
+            Provider::Douyin { secret, client, .. } => {
+                let grant = client.client_token(app.appid.as_str(), secret).await;
+                crate::telemetry::upstream_latency("client_token", started.elapsed());
+                let grant = grant.map_err(|e| Error::from_platform(&e))?;
+                let token = AccessToken::parse(grant.token.expose_secret()).map_err(|_| {
+                    Error::UpstreamUnavailable {
+                        wechat_errcode: None,
+                    }
+                })?;
+                (token, grant.expires_in)
+            }
             _ => return Err(Error::NotSupported(app.platform)),
         };
         let grant = wechat::TokenGrant {

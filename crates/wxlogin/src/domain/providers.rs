@@ -35,6 +35,8 @@ pub enum Provider {
     Douyin {
         secret: AppSecret,
         client: douyin::Client,
+        /// The app's RSA private key, for phone numbers by code (optional).
+        phone_key: Option<Arc<douyin::PhoneKey>>,
     },
     Alipay {
         keys: Arc<alipay::Keys>,
@@ -176,7 +178,7 @@ impl Core {
                 let code = JsCode::parse(code.ok_or_else(invalid)?).map_err(|_| invalid())?;
                 return self.wechat_exchange(client, appid, secret, &code).await;
             }
-            Provider::Douyin { secret, client } => {
+            Provider::Douyin { secret, client, .. } => {
                 if code.is_none() && login.anonymous_code.is_none() {
                     return Err(invalid());
                 }
@@ -275,4 +277,70 @@ impl Core {
 /// `session_key` as the store keeps it: its text, or nothing (Alipay).
 pub(crate) fn key_text(key: Option<&SecretString>) -> Zeroizing<Vec<u8>> {
     Zeroizing::new(key.map_or_else(Vec::new, |k| k.expose_secret().as_bytes().to_vec()))
+}
+
+impl Core {
+    /// Douyin's phone number by code: the client_token (managed like an
+    /// access_token, refreshed once if refused), the number opened with the
+    /// app's private key (`platforms::douyin` says what is uncertain).
+    pub(crate) async fn douyin_phone(
+        self: &Arc<Self>,
+        app: &App,
+        code: &str,
+    ) -> Result<wechat::PhoneInfo, Error> {
+        let Provider::Douyin {
+            client,
+            phone_key: Some(key),
+            ..
+        } = &app.provider
+        else {
+            return Err(Error::NotSupported(Platform::Douyin));
+        };
+        let token = self.access_token(app.appid.as_str()).await?;
+        let answer = match client
+            .phone_number(token.token.expose_secret(), code, key)
+            .await
+        {
+            Err(e) if e.kind() == Kind::TokenRejected => {
+                let fresh = self.refresh_access_token(app, Some(&token.token)).await?;
+                client
+                    .phone_number(fresh.token.expose_secret(), code, key)
+                    .await
+            }
+            other => other,
+        };
+        let data = answer.map_err(|e| match Error::from_platform(&e) {
+            Error::InvalidCode { .. } => Error::InvalidPhoneCode {
+                wechat_errcode: None,
+            },
+            other => other,
+        })?;
+        let text = |k: &str| -> Option<String> {
+            match data.get(k)? {
+                serde_json::Value::String(s) => Some(s.clone()),
+                serde_json::Value::Number(n) => Some(n.to_string()),
+                _ => None,
+            }
+        };
+        let watermark = data.get("watermark");
+        let malformed = || Error::UpstreamUnavailable {
+            wechat_errcode: None,
+        };
+        Ok(wechat::PhoneInfo {
+            phone_number: text("phoneNumber").ok_or_else(malformed)?,
+            pure_phone_number: text("purePhoneNumber").ok_or_else(malformed)?,
+            country_code: text("countryCode").unwrap_or_else(|| "86".to_owned()),
+            watermark: wechat::crypto::Watermark {
+                appid: watermark
+                    .and_then(|w| w.get("appid"))
+                    .and_then(serde_json::Value::as_str)
+                    .ok_or_else(malformed)?
+                    .to_owned(),
+                timestamp: watermark
+                    .and_then(|w| w.get("timestamp"))
+                    .and_then(serde_json::Value::as_i64)
+                    .unwrap_or(0),
+            },
+        })
+    }
 }

@@ -6,10 +6,11 @@ use std::sync::Arc;
 
 use wechat::{EncryptedMsgCheck, PhoneCode, PhoneInfo};
 
-use super::login::{aad, valid_code_shape};
+use super::login::{aad, valid_code_shape_for};
 use super::open_data::Decrypted;
 use super::user_limits::UserCall;
 use super::{Core, Error};
+use crate::ids::Platform;
 use crate::store::{AuditEntry, IdentityUpsert};
 
 impl Core {
@@ -24,29 +25,24 @@ impl Core {
         let invalid = Error::InvalidPhoneCode {
             wechat_errcode: None,
         };
-        if !valid_code_shape(code) {
+        let session = self.verified(token, expected_app).await?;
+        let platform = self.apps.platform_of(session.appid.as_str());
+        if !valid_code_shape_for(platform, code) {
             return Err(invalid);
         }
-        let code = PhoneCode::parse(code).map_err(|_| invalid)?;
-        let session = self.verified(token, expected_app).await?;
-        self.wechat_only(&session.appid)?;
-        self.user_limits
-            .check(UserCall::Phone, &session.appid, &session.openid)?;
-        let wechat_openid = wechat_openid(&session.openid)?;
-        let result = self
-            .with_access_token(session.appid.as_str(), |access_token| {
-                let (code, openid) = (&code, &wechat_openid);
-                async move {
-                    self.wechat
-                        .get_user_phone_number(&access_token, code, Some(openid))
-                        .await
-                }
-            })
-            .await;
-        let info = result.map_err(|e| match e {
-            Error::InvalidCode { wechat_errcode } => Error::InvalidPhoneCode { wechat_errcode },
-            other => other,
-        })?;
+        let info = match platform {
+            Platform::Wechat => self.wechat_phone(&session, code).await?,
+            Platform::Douyin => {
+                let app = self
+                    .apps
+                    .get(session.appid.as_str())
+                    .ok_or(Error::UnknownApp)?;
+                self.user_limits
+                    .check(UserCall::Phone, &session.appid, &session.openid)?;
+                self.douyin_phone(app, code).await?
+            }
+            other => return Err(Error::NotSupported(other)),
+        };
         if info.watermark.appid != session.appid.as_str() {
             return Err(Error::WatermarkMismatch);
         }
@@ -65,6 +61,36 @@ impl Core {
             }
         }
         Ok(info)
+    }
+
+    /// WeChat's `getuserphonenumber` with the app's access_token; WeChat
+    /// checks the code belongs to this user (openid in the body).
+    async fn wechat_phone(
+        self: &Arc<Self>,
+        session: &crate::store::SessionRecord,
+        code: &str,
+    ) -> Result<PhoneInfo, Error> {
+        let invalid = Error::InvalidPhoneCode {
+            wechat_errcode: None,
+        };
+        let code = PhoneCode::parse(code).map_err(|_| invalid)?;
+        self.user_limits
+            .check(UserCall::Phone, &session.appid, &session.openid)?;
+        let wechat_openid = wechat_openid(&session.openid)?;
+        let result = self
+            .with_access_token(session.appid.as_str(), |access_token| {
+                let (code, openid) = (&code, &wechat_openid);
+                async move {
+                    self.wechat
+                        .get_user_phone_number(&access_token, code, Some(openid))
+                        .await
+                }
+            })
+            .await;
+        result.map_err(|e| match e {
+            Error::InvalidCode { wechat_errcode } => Error::InvalidPhoneCode { wechat_errcode },
+            other => other,
+        })
     }
 
     /// Ask WeChat whether it issued the `encrypted_data` that `decrypted` was

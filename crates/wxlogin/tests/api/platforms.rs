@@ -57,7 +57,7 @@ fn sim_spec(case: &Case) -> AppSpec {
         platform: case.platform,
         app_key: (case.platform == Platform::Baidu).then(|| BAIDU_APP_KEY.into()),
         corpid: (case.platform == Platform::Wecom).then(|| CORPID.into()),
-        alipay_app_public_key: (case.platform == Platform::Alipay)
+        app_public_key: matches!(case.platform, Platform::Alipay | Platform::Douyin)
             .then(|| test_keys::APP_PUBLIC_KEY.into()),
         alipay_aes_key: (case.platform == Platform::Alipay).then(|| test_keys::AES_KEY.into()),
         ..AppSpec::default()
@@ -75,7 +75,8 @@ fn settings(case: &Case, sim_url: &str) -> AppSettings {
         api_base_url: Some(sim_url.to_owned()),
         app_key: (case.platform == Platform::Baidu).then(|| BAIDU_APP_KEY.into()),
         corpid: (case.platform == Platform::Wecom).then(|| CORPID.into()),
-        app_private_key: alipay.then(|| test_keys::APP_PRIVATE_KEY.to_owned().into()),
+        app_private_key: matches!(case.platform, Platform::Alipay | Platform::Douyin)
+            .then(|| test_keys::APP_PRIVATE_KEY.to_owned().into()),
         alipay_public_key: alipay.then(|| test_keys::ALIPAY_PUBLIC_KEY.to_owned()),
         aes_key: alipay.then(|| test_keys::AES_KEY.to_owned().into()),
         ..AppSettings::default()
@@ -310,7 +311,7 @@ async fn an_alipay_app_with_the_wrong_key_is_misconfigured_not_a_bad_code() {
     })
     .await;
     let mut spec = sim_spec(&CASES[1]);
-    spec.alipay_app_public_key = Some(test_keys::ALIPAY_PUBLIC_KEY.into());
+    spec.app_public_key = Some(test_keys::ALIPAY_PUBLIC_KEY.into());
     app.sim().add_app(spec);
     let openid = app
         .sim()
@@ -324,5 +325,51 @@ async fn an_alipay_app_with_the_wrong_key_is_misconfigured_not_a_bad_code() {
             StatusCode::INTERNAL_SERVER_ERROR,
             "upstream_misconfigured".to_owned()
         )
+    );
+}
+
+/// Douyin's phone number by code: the client_token (fetched once, shared),
+/// the number RSA-encrypted with the app's public key and opened with its
+/// private key; a used code is `invalid_phone_code`.
+#[tokio::test]
+async fn douyins_phone_number_by_code_opens_with_the_apps_private_key() {
+    let app = every_platform().await;
+    let case = &CASES[0];
+    let spec = UserSpec {
+        phone: Some("+852 61234567".into()),
+        ..UserSpec::default()
+    };
+    let openid = app.sim().add_user(case.appid, spec).unwrap();
+    let code = app.sim().mint_login_code(case.appid, &openid).unwrap();
+    let body: Value = login(&app, case.appid, &code).await.json().await.unwrap();
+    let token = body["token"].as_str().unwrap().to_owned();
+    let phone = async |code: &str| {
+        app.http
+            .post(format!("{}/v1/phone", app.address))
+            .bearer_auth(&token)
+            .json(&json!({"code": code}))
+            .send()
+            .await
+            .unwrap()
+    };
+    for _ in 0..2 {
+        let phone_code = app.sim().mint_phone_code(case.appid, &openid).unwrap();
+        let answer = phone(&phone_code).await;
+        assert_eq!(answer.status(), StatusCode::OK);
+        let number: Value = answer.json().await.unwrap();
+        assert_eq!(
+            number,
+            json!({"phone_number": "+852 61234567", "pure_phone_number": "61234567", "country_code": "852"})
+        );
+        let again = error_code(phone(&phone_code).await).await;
+        assert_eq!(
+            again,
+            (StatusCode::BAD_REQUEST, "invalid_phone_code".to_owned())
+        );
+    }
+    assert_eq!(
+        app.sim().calls(SimEndpoint::DouyinClientToken),
+        1,
+        "one shared client_token"
     );
 }

@@ -133,7 +133,11 @@ export interface OpaqueLoginResult extends Identity {
   expires_at: string;
 }
 
-/** The login (and refresh) answer of a service with `tokens.format = "jwt"`. */
+/**
+ * The login answer of a service with `tokens.format = "jwt"`. (The refresh,
+ * which the client makes by itself, answers the same token fields plus
+ * `session: SessionInfo`, without the identity fields at the top level.)
+ */
 export interface PairLoginResult extends Identity {
   /** A JWT, verifiable by any backend with the service's JWKS. */
   access_token: string;
@@ -174,13 +178,23 @@ export interface SessionInfo {
   [field: string]: unknown;
 }
 
-/** Open data as WeChat hands it to the mini program (wx.getUserProfile, …). */
-export interface OpenData {
-  encryptedData: string;
-  iv: string;
-  rawData?: string;
-  signature?: string;
-}
+/**
+ * Open data as the platform hands it to the mini program (wx.getUserProfile,
+ * tt.getUserProfile, the getPhoneNumber button's encrypted form, …), or
+ * Alipay's my.getPhoneNumber answer as is (`{response}`, no iv).
+ */
+export type OpenData =
+  | {
+      encryptedData: string;
+      /** Sent only when not empty. */
+      iv?: string;
+      rawData?: string;
+      signature?: string;
+    }
+  | {
+      /** Alipay: my.getPhoneNumber's `response`, the whole envelope string. */
+      response: string;
+    };
 
 export interface PhoneInfo {
   phone_number: string;
@@ -222,12 +236,12 @@ export interface WxLoginClient {
   session(): Promise<SessionInfo>;
   /** POST /v1/decrypt; throws SessionKeyStaleError on 409 session_key_stale. */
   decrypt<T = Record<string, unknown>>(openData: OpenData): Promise<T>;
-  /** POST /v1/phone with the getPhoneNumber button's code. */
+  /** POST /v1/phone with the getPhoneNumber button's code (WeChat, Douyin; elsewhere 400 not_supported). */
   phone(code: string): Promise<PhoneInfo>;
   /**
    * End the session and clear the stored credentials (cleared even if the
-   * call fails; never logs in). Opaque: POST /v1/logout. Pair: POST
-   * /v1/session/logout (refreshing an expired access token first).
+   * call fails; never logs in): POST /v1/logout with the token (pair: the
+   * access token, refreshing an expired one first).
    */
   logout(): Promise<void>;
   /** The stored token (opaque token or access token), or null. */

@@ -242,7 +242,8 @@ export function createClient(options) {
   // POST /v1/session/refresh with the refresh token in the body and no
   // Authorization. Resolves with the new credentials, or null when the
   // service answers 401 (expired, revoked, or reused: a reused refresh token
-  // revokes its whole session).
+  // revokes its whole session). The answer is the token fields plus
+  // `session: {…}`, not the login answer: only the token fields are read.
   async function exchangeRefresh(refreshToken) {
     const res = await send({ url: '/v1/session/refresh', method: 'POST', data: { refresh_token: refreshToken } });
     if (res.statusCode === 401) return null;
@@ -336,16 +337,21 @@ export function createClient(options) {
 
   /**
    * POST /v1/decrypt: open data (wx.getUserProfile, getPhoneNumber's old
-   * encrypted form, share info) → the decrypted object, watermark included.
-   * Accepts WeChat's object as is ({encryptedData, iv, rawData?, signature?}).
+   * encrypted form, share info; the other platforms' encrypted profile and
+   * phone data) → the decrypted object, watermark included. Accepts WeChat's
+   * object as is ({encryptedData, iv, rawData?, signature?}), and Alipay's
+   * my.getPhoneNumber answer as is ({response}: the whole envelope string,
+   * no iv). `iv` is sent only when it is not empty.
    * Throws SessionKeyStaleError (code `session_key_stale`) when the data was
    * encrypted under a session_key the service no longer has.
    */
   async function decrypt(openData) {
-    if (!openData || !openData.encryptedData || !openData.iv) {
-      throw new TypeError('decrypt: `encryptedData` and `iv` are required');
+    const encrypted = openData ? openData.encryptedData || openData.response : null;
+    if (typeof encrypted !== 'string' || encrypted === '') {
+      throw new TypeError('decrypt: `encryptedData` is required (with its `iv`; Alipay: `response`)');
     }
-    const body = { encrypted_data: openData.encryptedData, iv: openData.iv };
+    const body = { encrypted_data: encrypted };
+    if (openData.iv) body.iv = openData.iv;
     if (openData.rawData !== undefined && openData.rawData !== null) body.raw_data = openData.rawData;
     if (openData.signature !== undefined && openData.signature !== null) body.signature = openData.signature;
     try {
@@ -374,21 +380,12 @@ export function createClient(options) {
     return call('POST', '/v1/phone', { code: code });
   }
 
-  // Pair mode: POST /v1/session/logout (the contract's path); a service that
-  // kept the one logout path for both token formats answers 404 there, so
-  // /v1/logout is tried then.
-  async function sendLogout(token) {
-    const res = await send({ url: '/v1/session/logout', method: 'POST' }, token);
-    if (res.statusCode !== 404) return res;
-    return send({ url: '/v1/logout', method: 'POST' }, token);
-  }
-
   /**
    * End the session and forget the credentials. They are cleared even if the
    * service cannot be reached; a 401 (session already over) counts as done.
-   * Never logs in just to log out. Opaque: POST /v1/logout. Pair: POST
-   * /v1/session/logout with the access token; one that is expired or refused
-   * is refreshed once first (a refresh answering 401: the session is over).
+   * Never logs in just to log out. POST /v1/logout with the token (pair: the
+   * access token; one that is expired or refused is refreshed once first, and
+   * a refresh answering 401 means the session is over).
    */
   async function logout() {
     // A login or refresh under way would store its credentials after we
@@ -398,17 +395,20 @@ export function createClient(options) {
     const c = readCredentials();
     clearCredentials();
     if (!c) return;
+    const logoutWith = function (accessToken) {
+      return send({ url: '/v1/logout', method: 'POST' }, accessToken);
+    };
     let res;
     if (c.refresh === null) {
-      res = await send({ url: '/v1/logout', method: 'POST' }, c.access);
+      res = await logoutWith(c.access);
     } else {
       let refreshed = isStale(c) ? await exchangeRefresh(c.refresh) : c;
       if (refreshed === null) return;
-      res = await sendLogout(refreshed.access);
+      res = await logoutWith(refreshed.access);
       if (res.statusCode === 401 && refreshed === c) {
         refreshed = await exchangeRefresh(c.refresh);
         if (refreshed === null) return;
-        res = await sendLogout(refreshed.access);
+        res = await logoutWith(refreshed.access);
       }
     }
     if (res.statusCode === 401) return;

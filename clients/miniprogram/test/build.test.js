@@ -84,6 +84,10 @@ async function scenario(sdk, clientFor = (wx, extra) => sdk.createClient({ baseU
   await client.decrypt({ encryptedData: 'ENC', iv: 'stale' }).catch((e) => (staleError = e));
   trace.staleClasses = [staleError instanceof sdk.SessionKeyStaleError, staleError instanceof sdk.WxLoginError];
   trace.badDecrypt = await outcome(client.decrypt({}));
+  // No iv (Baidu-like data with an empty one, Alipay's my.getPhoneNumber answer as is): no `iv` sent.
+  trace.noIv = await Promise.all(
+    [client.decrypt({ encryptedData: 'ENC', iv: '' }), client.decrypt({ response: '{"response":"R","sign":"S"}' })].map(outcome),
+  );
   trace.phone = await outcome(client.phone('phone-code'));
   trace.teapot = await outcome(client.request({ url: '/v1/teapot' }));
   trace.offline = await outcome(client.request({ url: 'https://elsewhere.test/v1/session' }));
@@ -204,6 +208,10 @@ test('each build behaves like src/index.js (same requests, results and errors)',
   assert.equal(expected.stale.err.thrown, 'SessionKeyStaleError');
   assert.deepEqual(expected.staleClasses, [true, true]);
   assert.deepEqual([expected.badDecrypt.err.thrown, expected.badDecrypt.err.code], ['TypeError', undefined]);
+  assert.deepEqual(
+    expected.noIv.map((r) => r.ok && r.ok.echo),
+    [{ encrypted_data: 'ENC' }, { encrypted_data: '{"response":"R","sign":"S"}' }],
+  );
   assert.deepEqual([expected.noBaseUrl.err.thrown, expected.noBaseUrl.err.message], ['TypeError', 'createClient: `baseUrl` is required']);
   assert.equal(expected.phone.ok.pure_phone_number, '13800138000');
   assert.deepEqual([expected.teapot.err.code, expected.teapot.err.data], ['http_418', 'I am a teapot']);
@@ -226,7 +234,7 @@ test('each build behaves like src/index.js (same requests, results and errors)',
         ['POST', '/v1/session/refresh', 200], // one for two 401s
         ['POST', '/v1/session/refresh', 401], // a reused refresh token
         ['POST', '/v1/login', 200],
-        ['POST', '/v1/session/logout', 204],
+        ['POST', '/v1/logout', 204],
       ],
       kind,
     );

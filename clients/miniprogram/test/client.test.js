@@ -1,6 +1,7 @@
-// The SDK against the real service and simulator (`wxlogin demo`), through a
-// fake `wx` that does real HTTP. Run: node --test test/client.test.js
-// (needs target/debug/wxlogin: `cargo build -p wxlogin`).
+// The SDK against the real service and simulator (`wxlogin demo`, and
+// `wxlogin demo --tokens jwt` for token pairs), through a fake `wx` (and a
+// fake of every other platform's global) that does real HTTP. Run:
+// node --test test/client.test.js (needs target/debug/wxlogin: `cargo build -p wxlogin`).
 
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -8,9 +9,9 @@ import assert from 'node:assert/strict';
 import { createClient, SessionKeyStaleError, TOKEN_KEY, WxLoginError } from '../src/index.js';
 import { OUTPUTS } from '../scripts/build.mjs';
 import { requireBuilt } from './built.js';
-import { createFakeRuntime, httpTransport } from './fake-runtimes.js';
+import { createFakeRuntime, httpTransport, simulatorCodes } from './fake-runtimes.js';
 import { createFakeWx } from './fake-wx.js';
-import { revokeUser, sim, startDemo } from './harness.js';
+import { DEMO_APPS, revokeUser, sim, startDemo } from './harness.js';
 
 const T = { timeout: 30_000 };
 let demo;
@@ -356,44 +357,116 @@ describe('logout during a login', () => {
   });
 });
 
-describe('other runtimes over the real service', () => {
-  // The demo binary plays WeChat only and its /v1/login takes no `platform`
-  // yet, so these start from a token of a WeChat login put in the platform's
-  // storage; their logins run against the stand-in (test/runtimes.test.js).
-  // What is real here: each platform's request shape (Alipay's `headers` and
-  // `status`, its non-2xx in `fail`) and storage, over HTTP, to the service.
-  for (const kind of ['douyin', 'alipay', 'qq', 'baidu', 'wecom', 'uni']) {
-    test(`${kind}: authenticated calls, errors and logout through its request and storage`, T, async () => {
-      const { token, openid } = await device().client.login();
-      const fake = createFakeRuntime(kind, { transport: httpTransport() });
-      fake.storage.set(TOKEN_KEY, token);
+describe('every platform over the real service', () => {
+  // `wxlogin demo` serves an app of every platform, and its simulator plays
+  // each platform's login and open data. Each fake runtime mints its codes at
+  // the simulator and does real HTTP: its login call and login body, its
+  // request shape (Alipay's `headers` and `status`, its non-2xx in `fail`)
+  // and storage, open data, and logout, against the service.
+  const KINDS = ['douyin', 'alipay', 'qq', 'baidu', 'wecom', 'uni'];
+  for (const kind of KINDS) {
+    test(`${kind}: login, authenticated calls, errors, open data and logout through its own API`, T, async () => {
+      const platform = kind === 'uni' ? 'wechat' : kind; // uni-app on WeChat (mp-weixin)
+      const appid = DEMO_APPS[platform];
+      const mint = simulatorCodes(demo.simulator, appid);
+      let openidAtPlatform = null;
+      const fake = createFakeRuntime(kind, {
+        transport: httpTransport(),
+        mint: async () => {
+          const codes = await mint();
+          openidAtPlatform = codes.openid;
+          return codes;
+        },
+      });
       if (kind === 'uni') globalThis.uni = fake.api;
       try {
-        const client = createClient({
-          baseUrl: demo.service,
-          appid: demo.appid,
-          ...(kind === 'uni' ? {} : { platform: kind, api: fake.api }),
-        });
-        assert.equal(client.platform, kind === 'uni' ? 'wechat' : kind);
-        assert.equal((await client.session()).openid, openid);
-        const res = await client.request({ url: '/v1/auth', data: { appid: demo.appid } });
+        const client = createClient({ baseUrl: demo.service, appid, ...(kind === 'uni' ? {} : { platform: kind, api: fake.api }) });
+        assert.equal(client.platform, platform);
+        const [login, session] = await Promise.all([client.login(), client.session()]);
+        assert.equal(fake.logins(), 1, 'one login call for both');
+        assert.deepEqual([login.platform, login.appid, login.new_user], [platform, appid, true]);
+        assert.deepEqual([session.platform, session.user_id, session.openid], [platform, login.user_id, login.openid]);
+        const body = fake.requests.find((r) => r.path === '/v1/login').data;
+        assert.equal(body.platform, platform === 'wechat' ? undefined : platform);
+        if (kind === 'douyin') assert.equal(typeof body.anonymous_code, 'string', 'Douyin sends its anonymous code too');
+
+        const token = client.token();
+        const res = await client.request({ url: '/v1/auth', data: { appid } });
         assert.equal(res.statusCode, 200);
-        assert.equal(res.header['x-wx-openid'], openid);
-        assert.match(fake.requests.at(-1).url, /\?appid=wx4f4bc4dec97d474b$/);
+        assert.equal(res.header['x-wx-openid'], login.openid);
         assert.equal(fake.requests.at(-1).header.Authorization, `Bearer ${token}`);
+        assert.equal(fake.requests.at(-1).header['X-Wx-Appid'], appid);
 
         const error = await rejectsWith(client.request({ url: '/healthz', method: 'DELETE' }), 'method_not_allowed');
         assert.equal(error.status, 405);
 
+        // The phone number as this platform hands it over: the button's code
+        // (WeChat, Douyin) for /v1/phone; encrypted data (Douyin's legacy
+        // form too; Alipay's my.getPhoneNumber envelope, without iv).
+        if (['wechat', 'douyin'].includes(platform)) {
+          const { code } = await sim(demo, '/__sim/phone-code', { appid, openid: openidAtPlatform });
+          assert.match((await client.phone(code)).phone_number, /^1\d{10}$/);
+        } else {
+          await rejectsWith(client.phone('any'), 'not_supported');
+        }
+        if (platform !== 'wechat') {
+          const phone = await sim(demo, '/__sim/open-data', { appid, openid: openidAtPlatform, kind: 'phone' });
+          const data = await client.decrypt(kind === 'alipay' ? { response: phone.encryptedData } : phone);
+          assert.match(data.phoneNumber || data.mobile, /^1\d{10}$/);
+          const sent = fake.requests.filter((r) => r.path === '/v1/decrypt').at(-1).data;
+          assert.deepEqual(Object.keys(sent).sort(), kind === 'alipay' ? ['encrypted_data'] : ['encrypted_data', 'iv']);
+        }
+
         await client.logout();
-        assert.deepEqual(fake.requests.at(-1).status, 204);
+        assert.deepEqual([fake.requests.at(-1).path, fake.requests.at(-1).status], ['/v1/logout', 204]);
         assert.equal(fake.storage.has(TOKEN_KEY), false);
-        const after = await fetch(`${demo.service}/v1/session`, { headers: { authorization: `Bearer ${token}` } });
+        const after = await fetch(`${demo.service}/v1/session`, { headers: { authorization: `Bearer ${token}`, 'x-wx-appid': appid } });
         assert.equal(after.status, 401, 'the token is dead');
-        assert.equal(fake.logins(), 0, 'no login needed');
+        assert.equal(fake.logins(), 1, 'no other login');
       } finally {
         delete globalThis.uni;
       }
     });
   }
+});
+
+describe('token pairs over the real service (wxlogin demo --tokens jwt)', () => {
+  let jwtDemo;
+  before(async () => {
+    jwtDemo = await startDemo({ tokens: 'jwt' });
+  });
+  after(async () => {
+    await jwtDemo?.stop();
+  });
+
+  test('login, a refresh before expiry (its answer: tokens + session), logout with POST /v1/logout', T, async () => {
+    const appid = DEMO_APPS.douyin;
+    let skew = 0; // the device's clock runs ahead to make the access token "about to expire"
+    const fake = createFakeRuntime('douyin', { transport: httpTransport(), mint: simulatorCodes(jwtDemo.simulator, appid) });
+    const client = createClient({ baseUrl: jwtDemo.service, appid, platform: 'douyin', api: fake.api, now: () => Date.now() + skew });
+    const login = await client.login();
+    assert.match(login.refresh_token, /^wxr_/);
+    const first = client.tokens();
+    assert.equal(first.format, 'jwt');
+    const payload = JSON.parse(Buffer.from(first.access_token.split('.')[1], 'base64url').toString());
+    assert.deepEqual([payload.sub, payload.aud, payload.platform], [login.user_id, appid, 'douyin']);
+
+    skew = (login.expires_in - 10) * 1000;
+    const session = await client.session();
+    assert.deepEqual([session.user_id, session.platform], [login.user_id, 'douyin']);
+    const paths = fake.requests.map((r) => `${r.method} ${r.path} ${r.status}`);
+    assert.deepEqual(paths, ['POST /v1/login 200', 'POST /v1/session/refresh 200', 'GET /v1/session 200']);
+    const now = client.tokens();
+    assert.notEqual(now.access_token, first.access_token);
+    assert.notEqual(now.refresh_token, first.refresh_token);
+    assert.equal(fake.requests.at(-1).header.Authorization, `Bearer ${now.access_token}`);
+
+    skew = 0;
+    await client.logout();
+    assert.deepEqual(fake.requests.slice(3).map((r) => `${r.method} ${r.path} ${r.status}`), ['POST /v1/logout 204']);
+    assert.equal(client.tokens(), null);
+    const after = await fetch(`${jwtDemo.service}/v1/session`, { headers: { authorization: `Bearer ${now.access_token}`, 'x-wx-appid': appid } });
+    assert.equal(after.status, 401, 'a logout ends the access token at once');
+    assert.equal(fake.logins(), 1);
+  });
 });

@@ -2,7 +2,8 @@
 // documents it, over a transport: the in-memory service of
 // test/scripted-service.js, or real HTTP to the demo binary. They record
 // every API call, so tests can prove which login call ran and what the
-// request looked like.
+// request looked like. Login codes are made up, or minted by the real
+// simulator (`mint: simulatorCodes(…)`).
 //
 //   kind     global  login                              request / storage
 //   wechat   wx      wx.login → {code}                  wx.request (header → statusCode, header)
@@ -42,15 +43,37 @@ export function httpTransport() {
 }
 
 /**
+ * Codes minted by the real simulator for `appid` (`wxlogin demo`): one user
+ * per call of this function, kept across logins as one phone would.
+ */
+export function simulatorCodes(simulator, appid) {
+  let openid = null;
+  return async () => {
+    const res = await fetch(`${simulator}/__sim/login`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(openid ? { appid, openid } : { appid }),
+      signal: AbortSignal.timeout(TIMEOUT_MS),
+    });
+    const body = await res.json();
+    if (!res.ok) throw new Error(`simulator refused login: ${JSON.stringify(body)}`);
+    openid = body.openid;
+    return { code: body.code, anonymousCode: body.anonymous_code, openid };
+  };
+}
+
+/**
  * @param {string} kind  wechat | wecom | douyin | alipay | qq | baidu | uni
  * @param {object} options
  * @param {Function} options.transport   scriptedTransport(service) or httpTransport()
+ * @param {() => Promise<{code, anonymousCode?}>} [options.mint]  where codes come
+ *   from (simulatorCodes(…)); default: made-up ones (`<kind>_code_<n>`)
  * @param {string} [options.loginCode]   hand out this code ("fail": the login call fails)
  * @param {boolean} [options.loggedIn]   douyin: false gives only an anonymousCode
  * @param {'fail'|'fail-bare'|'success'} [options.httpErrors] alipay: how a non-2xx arrives
  * @param {string} [options.uniPlatform] uni: what getSystemInfoSync() says
  */
-export function createFakeRuntime(kind, { transport, loginCode = null, loggedIn = true, httpErrors = 'fail', uniPlatform = 'mp-weixin' } = {}) {
+export function createFakeRuntime(kind, { transport, mint = null, loginCode = null, loggedIn = true, httpErrors = 'fail', uniPlatform = 'mp-weixin' } = {}) {
   const name = GLOBAL_OF[kind];
   const storage = new Map();
   const calls = [];
@@ -62,11 +85,18 @@ export function createFakeRuntime(kind, { transport, loginCode = null, loggedIn 
     calls.push({ fn: `${name}.${fn}`, args });
   };
 
-  // A login call answering `shape(code)`.
+  // A login call answering `shape(code, options, anonymousCode)`.
   const loginFn = (fn, shape) => (options = {}) => {
     record(fn, options);
     if (loginCode === 'fail') return later(options.fail, { errMsg: `${fn}:fail scripted`, errorMessage: 'scripted' });
     codes += 1;
+    if (mint && loginCode === null) {
+      mint().then(
+        (m) => later(options.success, { ...shape(m.code, options, m.anonymousCode), errMsg: `${fn}:ok` }),
+        (e) => later(options.fail, { errMsg: `${fn}:fail ${e.message}`, errorMessage: e.message }),
+      );
+      return;
+    }
     later(options.success, { ...shape(loginCode || `${kind}_code_${codes}`, options), errMsg: `${fn}:ok` });
   };
 
@@ -158,7 +188,7 @@ export function createFakeRuntime(kind, { transport, loginCode = null, loggedIn 
       break;
     case 'douyin':
       api = {
-        login: loginFn('login', (c) => (loggedIn ? { code: c, anonymousCode: `anon_${c}`, isLogin: true } : { anonymousCode: `anon_${c}`, isLogin: false })),
+        login: loginFn('login', (c, _, anon = `anon_${c}`) => (loggedIn ? { code: c, anonymousCode: anon, isLogin: true } : { anonymousCode: anon, isLogin: false })),
         request: wxRequest,
         ...wxStorage,
       };
@@ -174,7 +204,7 @@ export function createFakeRuntime(kind, { transport, loginCode = null, loggedIn 
       break;
     case 'uni':
       api = {
-        login: loginFn('login', (c) => (uniPlatform === 'mp-toutiao' ? { code: c, anonymousCode: `anon_${c}` } : { code: c })),
+        login: loginFn('login', (c, _, anon = `anon_${c}`) => (uniPlatform === 'mp-toutiao' ? { code: c, anonymousCode: anon } : { code: c })),
         getSystemInfoSync: () => ({ uniPlatform }),
         request: wxRequest,
         ...wxStorage,

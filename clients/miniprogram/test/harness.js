@@ -8,6 +8,15 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export const APPID = 'wx4f4bc4dec97d474b';
+/** The apps `wxlogin demo` serves, one per platform (see crates/wxlogin/src/demo_apps.rs). */
+export const DEMO_APPS = {
+  wechat: APPID,
+  douyin: 'tt0123456789abcdef',
+  alipay: '2021000000000001',
+  qq: '1100000001',
+  baidu: '10000001',
+  wecom: 'wx0123456789abcdef',
+};
 export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
 export const BINARY = join(REPO_ROOT, 'target/debug/wxlogin');
 
@@ -24,15 +33,17 @@ const PATTERNS = {
 };
 
 /**
- * Start `wxlogin demo --listen 127.0.0.1:0`. Resolves with
- * `{service, simulator, adminKey, serviceKey, appid, output(), stop()}`;
- * URLs have no trailing slash. Call stop() when done (it is bounded).
+ * Start `wxlogin demo --listen 127.0.0.1:0` (`tokens: 'jwt'`: with
+ * `--tokens jwt`). Resolves with `{service, simulator, adminKey, serviceKey,
+ * appid, output(), stop()}`; URLs have no trailing slash. Call stop() when
+ * done (it is bounded).
  */
-export async function startDemo() {
+export async function startDemo({ tokens = 'opaque' } = {}) {
   if (!existsSync(BINARY)) {
     throw new Error(`${BINARY} is missing: run \`cargo build -p wxlogin\` in ${REPO_ROOT} first`);
   }
-  const child = spawn(BINARY, ['demo', '--listen', '127.0.0.1:0'], {
+  const args = ['demo', '--listen', '127.0.0.1:0', ...(tokens === 'jwt' ? ['--tokens', 'jwt'] : [])];
+  const child = spawn(BINARY, args, {
     cwd: REPO_ROOT,
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, NO_COLOR: '1', RUST_LOG: process.env.RUST_LOG || 'warn' },
@@ -127,7 +138,7 @@ export async function postJson(url, body, headers = {}) {
   return JSON.parse(text);
 }
 
-/** Ask the simulator (it plays WeChat and the WeChat app). */
+/** Ask the simulator (about the WeChat app, unless `body.appid` names another). */
 export function sim(demo, path, body) {
   return postJson(`${demo.simulator}${path}`, { appid: demo.appid, ...body });
 }

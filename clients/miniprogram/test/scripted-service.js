@@ -1,7 +1,9 @@
-// An in-memory stand-in for the wxlogin service, for the parts of the
-// contract the demo binary does not serve (yet): logins from every platform
+// An in-memory stand-in for the wxlogin service: logins from every platform
 // (`platform`, Douyin's `anonymous_code`) and the token pair of
-// `tokens.format = "jwt"`. No network: test/fake-runtimes.js calls handle().
+// `tokens.format = "jwt"`, on a clock the tests move, with failures the real
+// one cannot be asked for (a refresh answering 503, every access token
+// refused). No network: test/fake-runtimes.js calls handle(). client.test.js
+// runs the same paths against the real service.
 //
 // What it knows, as the issues describe the service:
 // - POST /v1/login {appid?, code?, anonymous_code?, platform?}: unknown
@@ -11,10 +13,13 @@
 //   JWT: {access_token, token_type, expires_in, refresh_token ("wxr_…"),
 //   refresh_expires_at, user_id, platform, appid, openid, new_user}.
 // - POST /v1/session/refresh {refresh_token}, no Authorization (one is
-//   refused with 400): a new pair; the old refresh token is dead, and using
-//   it again revokes the whole session (401 invalid_token). In opaque mode
-//   it wants a Bearer token, so a body-only call is 401 unauthorized.
-// - POST /v1/session/logout (JWT) and POST /v1/logout: Bearer → 204.
+//   refused with 400): a new pair, as the real one answers it: the token
+//   fields and `session: {…}`, no identity fields at the top level (not the
+//   login answer's shape); the old refresh token is dead, and using it again
+//   revokes the whole session (401 invalid_token). In opaque mode it wants a
+//   Bearer token, so a body-only call is 401 unauthorized.
+// - POST /v1/logout: Bearer (opaque token or access token) → 204. There is
+//   no /v1/session/logout (404), as in the real service.
 // - GET /v1/session, and GET|POST /api/… (your API: echoes the query and
 //   body, `x-echo: 1` header): Bearer, 401 invalid_token when it is unknown,
 //   revoked or expired.
@@ -38,7 +43,7 @@ export function createScriptedService({ format = 'opaque', now = Date.now, acces
   const usedCodes = new Set();
   const log = [];
   let minted = 0;
-  const settings = { format, sessionLogout: true, refreshStatus: null, rejectAllAccess: false };
+  const settings = { format, refreshStatus: null, rejectAllAccess: false };
 
   const error = (statusCode, code, extra = {}) => ({
     statusCode,
@@ -46,15 +51,16 @@ export function createScriptedService({ format = 'opaque', now = Date.now, acces
   });
   const iso = (ms) => new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
 
+  const sessionInfo = (s) => ({ session_id: String(s.id), user_id: `u-${s.openid}`, platform: s.platform, appid: s.appid, openid: s.openid });
+
+  // The token fields, and beside them the login answer's identity
+  // (`identity` set) or the refresh answer's `session` (null).
   function mint(session, newUser) {
     minted += 1;
-    const identity = {
-      user_id: `u-${session.openid}`,
-      platform: session.platform,
-      appid: session.appid,
-      openid: session.openid,
-      new_user: newUser,
-    };
+    const identity =
+      newUser === null
+        ? { session: sessionInfo(session) }
+        : { user_id: `u-${session.openid}`, platform: session.platform, appid: session.appid, openid: session.openid, new_user: newUser };
     if (settings.format === 'jwt') {
       const accessToken = `eyJ.scripted.${minted}`;
       const refreshToken = `wxr_scripted_${minted}`;
@@ -118,23 +124,21 @@ export function createScriptedService({ format = 'opaque', now = Date.now, acces
     }
     entry.used = true;
     if (!entry.session.alive || now() >= entry.exp) return error(401, 'invalid_token');
-    return { statusCode: 200, data: mint(entry.session, false) };
+    return { statusCode: 200, data: mint(entry.session, null) };
   }
 
   function answer(method, path, query, header, data) {
     if (method === 'POST' && path === '/v1/login') return login(data);
     if (method === 'POST' && path === '/v1/session/refresh') return refreshPair(header, data);
-    if (path === '/v1/session/logout' && !settings.sessionLogout) return error(404, 'not_found');
     const who = authed(header);
-    if (method === 'POST' && (path === '/v1/logout' || path === '/v1/session/logout')) {
+    if (method === 'POST' && path === '/v1/logout') {
       if (!who) return error(401, 'invalid_token');
       who.session.alive = false;
       return { statusCode: 204, data: '' };
     }
     if (method === 'GET' && path === '/v1/session') {
       if (!who) return error(401, 'invalid_token');
-      const s = who.session;
-      return { statusCode: 200, data: { session_id: String(s.id), user_id: `u-${s.openid}`, platform: s.platform, appid: s.appid, openid: s.openid } };
+      return { statusCode: 200, data: sessionInfo(who.session) };
     }
     if (path.startsWith('/api/')) {
       if (!who) return error(401, 'invalid_token');

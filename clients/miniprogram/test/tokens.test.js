@@ -1,7 +1,8 @@
 // The token pair (`tokens.format = "jwt"`): a short-lived access token and a
 // refresh token that rotates on every use, against the in-memory service
-// (test/scripted-service.js; the demo binary runs opaque tokens) on a manual
-// clock shared by the service and the client. Needs no binary.
+// (test/scripted-service.js) on a manual clock shared by the service and the
+// client. Needs no binary. (client.test.js runs a login, a refresh and a
+// logout against the real service, `wxlogin demo --tokens jwt`.)
 
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -71,6 +72,9 @@ describe('the pair', () => {
     assert.notEqual(now.access_token, first.access_token);
     assert.notEqual(now.refresh_token, first.refresh_token);
     assert.equal(now.expires_at, START + 590_000 + 600_000, 'expiry from expires_in, on our clock');
+    // The refresh answer is the token fields and `session`, no top-level identity: none is needed.
+    assert.equal(now.refresh_expires_at, START + 590_000 + 86400_000);
+    assert.equal((await client.session()).user_id, first.user_id);
   });
 });
 
@@ -234,12 +238,12 @@ describe('no loops', () => {
 });
 
 describe('logout', () => {
-  test('POST /v1/session/logout with the access token; storage cleared', async () => {
+  test('POST /v1/logout with the access token; storage cleared', async () => {
     const { client, statuses, service } = setup();
     const { access_token } = await client.login();
     await client.logout();
-    assert.deepEqual(statuses('POST', '/v1/session/logout'), [204]);
-    assert.equal(service.calls('POST', '/v1/session/logout')[0].header.Authorization, `Bearer ${access_token}`);
+    assert.deepEqual(statuses('POST', '/v1/logout'), [204]);
+    assert.equal(service.calls('POST', '/v1/logout')[0].header.Authorization, `Bearer ${access_token}`);
     assert.equal(client.tokens(), null);
     await client.logout();
     assert.equal(service.log.length, 2, 'nothing to do the second time');
@@ -251,25 +255,23 @@ describe('logout', () => {
     clock.advance(599);
     await client.logout();
     assert.deepEqual(statuses('POST', '/v1/session/refresh'), [200]);
-    assert.deepEqual(statuses('POST', '/v1/session/logout'), [204]);
+    assert.deepEqual(statuses('POST', '/v1/logout'), [204]);
 
     const second = await client.login();
     service.useRefreshToken(second.refresh_token);
     service.expireAccessTokens();
     await client.logout(); // logout 401 → refresh 401: the session is over
-    assert.deepEqual(statuses('POST', '/v1/session/logout'), [204, 401]);
+    assert.deepEqual(statuses('POST', '/v1/logout'), [204, 401]);
     assert.deepEqual(statuses('POST', '/v1/session/refresh'), [200, 401]);
     assert.equal(fake.logins(), 2);
     assert.equal(client.tokens(), null);
   });
 
-  test('a service without /v1/session/logout (404) gets /v1/logout', async () => {
-    const { client, service, statuses } = setup();
-    service.settings.sessionLogout = false;
+  test('one path for both formats: /v1/logout, never /v1/session/logout', async () => {
+    const { client, service } = setup();
     await client.login();
     await client.logout();
-    assert.deepEqual(statuses('POST', '/v1/session/logout'), [404]);
-    assert.deepEqual(statuses('POST', '/v1/logout'), [204]);
+    assert.deepEqual(service.log.map((r) => `${r.method} ${r.path} ${r.status}`), ['POST /v1/login 200', 'POST /v1/logout 204']);
   });
 
   test('logout waits for a refresh under way, then ends the refreshed session', async () => {
@@ -281,11 +283,11 @@ describe('logout', () => {
     await client.logout();
     await call;
     assert.deepEqual(statuses('POST', '/v1/session/refresh'), [200]);
-    assert.deepEqual(statuses('POST', '/v1/session/logout'), [204]);
+    assert.deepEqual(statuses('POST', '/v1/logout'), [204]);
     assert.equal(client.tokens(), null);
     // The refreshed access token, as the call used it, is the one logged out.
     assert.equal(
-      service.calls('POST', '/v1/session/logout')[0].header.Authorization,
+      service.calls('POST', '/v1/logout')[0].header.Authorization,
       service.calls('GET', '/v1/session')[0].header.Authorization,
     );
   });

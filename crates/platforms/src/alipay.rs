@@ -44,7 +44,7 @@ pub enum KeyError {
     Encoding(&'static str),
     #[error("{0} is not an RSA key of 2048 bits or more")]
     NotRsa(&'static str),
-    #[error("the AES key is not base64 of 16, 24 or 32 bytes")]
+    #[error("the AES key is not base64 of 16 bytes")]
     AesKey,
 }
 
@@ -72,6 +72,16 @@ pub struct Keys {
 impl fmt::Debug for Keys {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("alipay::Keys([redacted])")
+    }
+}
+
+impl KeyError {
+    /// The setting the error is about.
+    pub fn setting(&self) -> &'static str {
+        match self {
+            Self::Encoding(what) | Self::NotRsa(what) => what,
+            Self::AesKey => "aes_key",
+        }
     }
 }
 

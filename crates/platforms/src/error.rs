@@ -72,6 +72,18 @@ impl Error {
         }
     }
 
+    /// Which platform answered (or failed to).
+    pub fn platform(&self) -> &'static str {
+        match self {
+            Self::Api { platform, .. }
+            | Self::Transport { platform, .. }
+            | Self::Timeout { platform, .. }
+            | Self::HttpStatus { platform, .. }
+            | Self::Malformed { platform, .. }
+            | Self::BadSignature { platform, .. } => platform,
+        }
+    }
+
     /// The platform's own code, for logs and metrics.
     pub fn platform_code(&self) -> Option<&str> {
         match self {

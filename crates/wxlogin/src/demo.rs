@@ -51,6 +51,16 @@ pub async fn run_simulator(listen: &str) -> anyhow::Result<()> {
 
 /// `wxlogin demo` (`jwt`: `--tokens jwt`).
 pub async fn run(listen: &str, jwt: bool) -> anyhow::Result<()> {
+    // The JWT issuer names the address: with port 0, pick the port now.
+    let picked;
+    let listen = match listen.strip_suffix(":0") {
+        Some(host) if jwt => {
+            let probe = std::net::TcpListener::bind(listen)?;
+            picked = format!("{host}:{}", probe.local_addr()?.port());
+            picked.as_str()
+        }
+        _ => listen,
+    };
     let sim = demo_simulator().spawn().await?;
     let dir = tempfile::tempdir()?;
     let db = dir.path().join("demo.db");

@@ -78,9 +78,12 @@ pub fn upstream_error(errcode: Option<i64>) {
     metrics::counter!("wxlogin_upstream_errors_total", "errcode" => label).increment(1);
 }
 
-/// A refusal by another platform than WeChat, by that platform's own code.
-pub fn upstream_platform_error(code: &str) {
-    metrics::counter!("wxlogin_upstream_errors_total", "errcode" => code.to_owned()).increment(1);
+/// A refusal by another platform than WeChat, by that platform's own code
+/// (`transport` when no answer came).
+pub fn upstream_platform_error(platform: &'static str, code: Option<&str>) {
+    let code = code.unwrap_or("transport").to_owned();
+    metrics::counter!("wxlogin_platform_errors_total", "platform" => platform, "code" => code)
+        .increment(1);
 }
 
 pub fn upstream_latency(endpoint: &'static str, elapsed: Duration) {

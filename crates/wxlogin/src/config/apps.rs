@@ -243,7 +243,7 @@ pub(super) fn build(
                 app.alipay_public_key_file.as_deref(),
             )?;
             let keys = alipay::Keys::parse(private.expose_secret(), public.expose_secret())
-                .map_err(|e| n.err("app_private_key", e.to_string()))?;
+                .map_err(|e| n.err(e.setting(), e.to_string()))?;
             let alipay_public_key = alipay::public_key(public.expose_secret())
                 .map_err(|e| n.err("alipay_public_key", e.to_string()))?;
             let aes_key = secret_value(

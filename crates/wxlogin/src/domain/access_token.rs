@@ -102,6 +102,13 @@ impl Core {
     /// The app's current access_token, refreshed if needed.
     pub async fn access_token(self: &Arc<Self>, appid: &str) -> Result<ManagedToken, Error> {
         let app = self.apps.get(appid).ok_or(Error::UnknownApp)?;
+        // Only these platforms have an app-wide token to manage.
+        if !matches!(
+            app.provider,
+            Provider::Wechat { .. } | Provider::Wecom { .. } | Provider::Douyin { .. }
+        ) {
+            return Err(Error::NotSupported(app.platform));
+        }
         if let Some(managed) = self.tokens.fresh(appid, self.clock.now()) {
             return Ok(managed);
         }

@@ -92,6 +92,22 @@ impl Error {
         }
     }
 
+    /// The same error without a WeChat errcode (another platform's).
+    pub fn without_wechat_errcode(self) -> Self {
+        match self {
+            Self::InvalidCode { .. } => Self::InvalidCode {
+                wechat_errcode: None,
+            },
+            Self::CodeUsed { .. } => Self::CodeUsed {
+                wechat_errcode: None,
+            },
+            Self::UserBlocked { .. } => Self::UserBlocked {
+                wechat_errcode: None,
+            },
+            other => other,
+        }
+    }
+
     pub fn wechat_errcode(&self) -> Option<i64> {
         match self {
             Self::InvalidCode { wechat_errcode }

@@ -145,7 +145,14 @@ impl Core {
             match self.store.claim(&claim).await? {
                 ClaimState::Acquired => return self.exchange(app, codes, &claim).await,
                 ClaimState::Done(record) => return self.replay(app, record).await,
-                ClaimState::Failed(refusal) => return Err(Error::from_refusal(refusal)),
+                ClaimState::Failed(refusal) => {
+                    let err = Error::from_refusal(refusal);
+                    // WeChat's errcode only for a WeChat app's refusal.
+                    return Err(match app.platform {
+                        Platform::Wechat | Platform::Qq => err,
+                        _ => err.without_wechat_errcode(),
+                    });
+                }
                 ClaimState::Pending => {
                     if tokio::time::Instant::now() >= wait_until {
                         return Err(Error::UpstreamUnavailable {

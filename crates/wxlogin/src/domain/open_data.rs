@@ -246,6 +246,13 @@ fn decrypt_with<'k>(
     let mut tried = 0;
     for key in keys {
         tried += 1;
+        // An identity without a session_key (Douyin's anonymous login).
+        if key.expose_secret().is_empty() {
+            return Err(Error::InvalidRequest(
+                "this session has no session_key (an anonymous login): nothing to decrypt with"
+                    .into(),
+            ));
+        }
         let opened = match provider {
             Provider::Baidu { app_key, .. } => {
                 if input.raw_data.is_some() {

@@ -110,8 +110,7 @@ impl Error {
     /// The stable API error for a platform's refusal; its own code is
     /// logged and counted.
     pub(crate) fn from_platform(e: &platforms::Error) -> Self {
-        let code = e.platform_code().unwrap_or("transport");
-        crate::telemetry::upstream_platform_error(code);
+        crate::telemetry::upstream_platform_error(e.platform(), e.platform_code());
         match e.kind() {
             Kind::InvalidCode => Self::InvalidCode {
                 wechat_errcode: None,
@@ -202,7 +201,10 @@ impl Core {
             }
             Provider::Wecom { client, .. } => {
                 let code = code.ok_or_else(invalid)?;
-                self.wecom_exchange(app, client, code).await
+                // Its token errors are already the API's (a refused corp
+                // secret is upstream_misconfigured, the store's own 503).
+                let answer = self.wecom_exchange(app, client, code).await?;
+                Ok(answer)
             }
         };
         let answer = answer.map_err(|e| Error::from_platform(&e))?;
@@ -246,31 +248,21 @@ impl Core {
         app: &App,
         client: &wecom::Client,
         code: &str,
-    ) -> Result<platforms::Exchanged, platforms::Error> {
-        let unavailable = |e: Error| platforms::Error::Transport {
-            platform: "wecom",
-            endpoint: "gettoken",
-            detail: e.code().to_owned(),
-        };
-        let token = self
-            .access_token(app.appid.as_str())
-            .await
-            .map_err(unavailable)?;
-        match client
+    ) -> Result<platforms::Exchanged, Error> {
+        let token = self.access_token(app.appid.as_str()).await?;
+        let answer = match client
             .jscode2session(token.token.expose_secret(), code)
             .await
         {
             Err(e) if e.kind() == Kind::TokenRejected => {
-                let fresh = self
-                    .refresh_access_token(app, Some(&token.token))
-                    .await
-                    .map_err(unavailable)?;
+                let fresh = self.refresh_access_token(app, Some(&token.token)).await?;
                 client
                     .jscode2session(fresh.token.expose_secret(), code)
                     .await
             }
             other => other,
-        }
+        };
+        answer.map_err(|e| Error::from_platform(&e))
     }
 }
 

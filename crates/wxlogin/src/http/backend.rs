@@ -178,7 +178,7 @@ pub struct AccessTokenResponse {
     params(AccessTokenQuery),
     responses(
         (status = 200, body = AccessTokenResponse),
-        (status = 400, description = "unknown_app, invalid_request", body = ErrorBody),
+        (status = 400, description = "unknown_app, invalid_request, not_supported", body = ErrorBody),
         (status = 401, description = "unauthorized", body = ErrorBody),
         (status = 403, description = "forbidden", body = ErrorBody),
         (status = 502, description = "upstream_unavailable", body = ErrorBody),

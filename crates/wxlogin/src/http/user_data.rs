@@ -67,7 +67,7 @@ pub struct WechatCheck {
     request_body = DecryptRequest,
     responses(
         (status = 200, body = DecryptResponse),
-        (status = 400, description = "invalid_base64, invalid_iv, invalid_encrypted_data, invalid_open_data, watermark_mismatch, bad_signature, openid_mismatch, open_data_not_authentic, invalid_request", body = ErrorBody),
+        (status = 400, description = "invalid_base64, invalid_iv, invalid_encrypted_data, invalid_open_data, watermark_mismatch, bad_signature, openid_mismatch, open_data_not_authentic, open_data_refused, not_supported, invalid_request", body = ErrorBody),
         (status = 401, description = "unauthorized, invalid_token", body = ErrorBody),
         (status = 409, description = "session_key_stale: call wx.login, log in, fetch the data again", body = ErrorBody),
         (status = 429, description = "rate_limited (check_with_wechat only)", body = ErrorBody),
@@ -129,7 +129,7 @@ pub struct PhoneResponse {
     request_body = PhoneRequest,
     responses(
         (status = 200, body = PhoneResponse),
-        (status = 400, description = "invalid_phone_code, watermark_mismatch", body = ErrorBody),
+        (status = 400, description = "invalid_phone_code, watermark_mismatch, not_supported", body = ErrorBody),
         (status = 401, description = "unauthorized, invalid_token", body = ErrorBody),
         (status = 502, description = "upstream_unavailable", body = ErrorBody),
     )

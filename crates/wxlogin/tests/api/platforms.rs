@@ -373,3 +373,86 @@ async fn douyins_phone_number_by_code_opens_with_the_apps_private_key() {
         "one shared client_token"
     );
 }
+
+/// The corners a review found: a session without a session_key (Douyin's
+/// anonymous login) cannot decrypt (400, not 500); an app-wide token of a
+/// platform that has none is `not_supported` every time (no back-off 502);
+/// a WeCom corp secret the platform refuses is the operator's problem (500
+/// upstream_misconfigured), not an outage.
+#[tokio::test]
+async fn platform_corners_answer_their_stable_codes() {
+    let app = spawn_app_with(|s| {
+        let url = s.wechat_base_url.clone();
+        s.apps.extend(CASES.iter().map(|c| settings(c, &url)));
+        // The WeCom app's corp secret is wrong.
+        if let Some(wecom) = s.apps.iter_mut().find(|a| a.appid == CASES[4].appid) {
+            wecom.secret = Some("a-wrong-corp-secret-0123456789".to_owned().into());
+        }
+    })
+    .await;
+    for case in &CASES {
+        app.sim().add_app(sim_spec(case));
+    }
+    let douyin = &CASES[0];
+    let openid = app
+        .sim()
+        .add_user(douyin.appid, UserSpec::default())
+        .unwrap();
+    let anonymous = app
+        .sim()
+        .mint_anonymous_code(douyin.appid, &openid)
+        .unwrap();
+    let body: Value = app
+        .post_login(json!({"appid": douyin.appid, "anonymous_code": anonymous}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let token = body["token"].as_str().unwrap();
+    let blob = app
+        .sim()
+        .open_data(douyin.appid, &openid, OpenDataKind::Phone)
+        .unwrap();
+    let decrypt = app
+        .http
+        .post(format!("{}/v1/decrypt", app.address))
+        .bearer_auth(token)
+        .json(&json!({"encrypted_data": blob.encrypted_data, "iv": blob.iv}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        error_code(decrypt).await,
+        (StatusCode::BAD_REQUEST, "invalid_request".to_owned())
+    );
+    for _ in 0..2 {
+        let token_call = app
+            .http
+            .get(format!(
+                "{}/v1/access-token?appid={}",
+                app.address, CASES[1].appid
+            ))
+            .bearer_auth(SERVICE_KEY)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            error_code(token_call).await,
+            (StatusCode::BAD_REQUEST, "not_supported".to_owned())
+        );
+    }
+    let wecom = &CASES[4];
+    let openid = app
+        .sim()
+        .add_user(wecom.appid, UserSpec::default())
+        .unwrap();
+    let code = app.sim().mint_login_code(wecom.appid, &openid).unwrap();
+    let got = error_code(login(&app, wecom.appid, &code).await).await;
+    assert_eq!(
+        got,
+        (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "upstream_misconfigured".to_owned()
+        )
+    );
+}

@@ -4,7 +4,7 @@
 use async_trait::async_trait;
 use tokio_postgres::types::ToSql;
 
-use super::users::commit_identity;
+use super::users::{commit_identity_of, identity_user};
 use super::{PostgresStore, execute, insert_session, query, query_opt, unavailable};
 use crate::clock::UnixTime;
 use crate::ids::{AppId, ClaimKey, LockName, Owner, Refusal};
@@ -50,16 +50,20 @@ impl ClaimStore for PostgresStore {
         let mut conn = self.conn().await?;
         let tx = conn.transaction().await.map_err(unavailable)?;
         let held: [&(dyn ToSql + Sync); 2] = [&&c.key.0[..], &c.owner.as_str()];
-        if query_opt(&tx, sql::CLAIM_HELD, &held).await?.is_none() {
+        // Pipelined: the fence and the identity's user in one round trip.
+        let (held, existing) = tokio::try_join!(
+            query_opt(&tx, sql::CLAIM_HELD, &held),
+            identity_user(&tx, identity)
+        )?;
+        if held.is_none() {
             tx.rollback().await.map_err(unavailable)?;
             return Ok(None);
         }
-        let committed = commit_identity(&tx, identity).await?;
+        let committed = commit_identity_of(&tx, identity, existing).await?;
         let session = SessionRecord {
             user_id: committed.user_id.clone(),
             ..session.clone()
         };
-        insert_session(&tx, &session).await?;
         let params: [&(dyn ToSql + Sync); 8] = [
             &&c.key.0[..],
             &c.owner.as_str(),
@@ -70,7 +74,10 @@ impl ClaimStore for PostgresStore {
             &r.expires_at,
             &committed.new_identity,
         ];
-        execute(&tx, sql::CLAIM_DONE, &params).await?;
+        tokio::try_join!(
+            insert_session(&tx, &session),
+            execute(&tx, sql::CLAIM_DONE, &params)
+        )?;
         tx.commit().await.map_err(unavailable)?;
         Ok(Some(committed))
     }

@@ -623,6 +623,7 @@ macro_rules! conformance {
                 the_audit_log_pages_newest_first,
                 a_proved_phone_is_kept_on_the_user,
                 signing_keys_and_sessions_by_id,
+                unionids_link_only_within_one_platform,
             );
         }
     };

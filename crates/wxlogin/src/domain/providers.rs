@@ -6,7 +6,7 @@
 //! code, replay, sealed keys, one session model).
 //!
 //! Each platform's errors land on the same stable API codes; the platform's
-//! own code goes to the logs and to `wxlogin_upstream_errors_total`.
+//! own code goes to the logs and to `wxlogin_platform_errors_total`.
 
 use std::sync::Arc;
 

@@ -297,3 +297,38 @@ pub async fn signing_keys_and_sessions_by_id(store: Arc<dyn Store>) {
     assert_eq!(store.get_session(&s.id).await.unwrap(), Some(s));
     assert_eq!(store.get_session(&sid("nope")).await.unwrap(), None);
 }
+
+/// A unionid means something only within its platform: the same text on a
+/// Douyin identity and a WeChat one links nothing.
+pub async fn unionids_link_only_within_one_platform(store: Arc<dyn Store>) {
+    let (wechat, _) = login(&store, &APP, "o1", Some("U"), T0, true).await;
+    let tt = AppId::parse("tt07e3715e98c9aac0").unwrap();
+    let key = ClaimKey::of(&tt, "douyin-code");
+    let c = Claim {
+        key: &key,
+        appid: &tt,
+        owner: Box::leak(Box::new(owner("me"))),
+        now: T0,
+        lease_until: T0 + 10,
+        expires_at: T0 + 300,
+    };
+    assert_eq!(store.claim(&c).await.unwrap(), ClaimState::Acquired);
+    let (_, mut s) = session("s-douyin", "d1", T0 + 1000, T0 + 1000);
+    s.appid = tt.clone();
+    let u = IdentityUpsert {
+        platform: Platform::Douyin,
+        appid: tt.clone(),
+        unionid: Some(UnionId::parse("U").unwrap()),
+        new_user_id: UserId::generate(),
+        ..user("d1", b"k", T0)
+    };
+    let douyin = store
+        .complete_login(&c, &u, &s, &record(s.id.as_str()))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_ne!(douyin.user_id, wechat.user_id);
+    assert!(!douyin.linked && douyin.conflict.is_none());
+    let identity = store.get_identity(&tt, &oid("d1")).await.unwrap().unwrap();
+    assert_eq!(identity.platform, Platform::Douyin);
+}

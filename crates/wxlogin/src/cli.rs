@@ -67,6 +67,15 @@ enum Command {
         #[arg(long, default_value_t = 500)]
         page: usize,
     },
+    /// jwt mode: make a new signing key that signs at once; with
+    /// --drop-old, delete the others (a compromised key: every access token
+    /// in flight is refused, clients refresh).
+    RotateSigningKey {
+        #[arg(long, short)]
+        config: Option<PathBuf>,
+        #[arg(long)]
+        drop_old: bool,
+    },
     /// Call jscode2session once, for debugging a real app's credentials.
     Code2session {
         #[arg(long)]
@@ -153,6 +162,22 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 );
             }
             println!("done: every stored value is sealed under the first key of the ring");
+        }
+        Command::RotateSigningKey { config, drop_old } => {
+            telemetry::init_logging(cli.log_format.unwrap_or_default(), "warn");
+            let config = Settings::load(config.as_deref())?.validate()?;
+            let state =
+                crate::app::build_state(&config, std::sync::Arc::new(crate::clock::SystemClock))
+                    .await?;
+            let kid = state.core.rotate_signing_key(drop_old).await?;
+            println!(
+                "new signing key {kid} signs from now on{}",
+                if drop_old {
+                    "; every other key was deleted"
+                } else {
+                    ""
+                }
+            );
         }
         Command::Code2session {
             appid,

@@ -163,4 +163,51 @@ impl Core {
             jwk,
         })
     }
+
+    /// Make a new signing key that signs at once (the operator's answer to
+    /// a compromised key, `wxlogin rotate-signing-key`); with `drop_old`,
+    /// delete every other key, so no token they signed verifies any more
+    /// (every access token in flight is refused; clients refresh). Other
+    /// instances load the new key within a minute, and at once when they
+    /// meet a token it signed. Returns the new kid.
+    pub async fn rotate_signing_key(&self, drop_old: bool) -> Result<String, Error> {
+        let Some(jwt) = &self.jwt else {
+            return Err(Error::InvalidRequest(
+                "tokens.format is not \"jwt\": there are no signing keys".into(),
+            ));
+        };
+        let now = self.clock.now();
+        let lock = LockName::named("signing_keys");
+        let owner = Owner::generate();
+        if self
+            .store
+            .try_lock(&lock, &owner, now, now + 30)
+            .await?
+            .is_none()
+        {
+            return Err(Error::InvalidRequest(
+                "another instance is rotating the signing keys: try again in a minute".into(),
+            ));
+        }
+        let made = async {
+            // Dated one lead back: it is the newest key already published
+            // that long, so it signs at once.
+            let key = self.new_signing_key(jwt.settings.algorithm, now - jwt.lead())?;
+            self.store.add_signing_key(&key).await?;
+            if drop_old {
+                for old in self.store.signing_keys().await? {
+                    if old.kid != key.kid {
+                        self.store.delete_signing_key(&old.kid).await?;
+                    }
+                }
+            }
+            Ok::<_, Error>(key.kid)
+        }
+        .await;
+        self.store.unlock(&lock, &owner).await?;
+        let kid = made?;
+        tracing::warn!(%kid, drop_old, "signing key rotated by the operator");
+        self.refresh_signing_keys().await?;
+        Ok(kid)
+    }
 }

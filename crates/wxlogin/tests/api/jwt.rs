@@ -432,3 +432,37 @@ async fn token_settings_are_checked_at_startup() {
         (StatusCode::NOT_FOUND, "not_found".to_owned())
     );
 }
+
+/// A compromised key: the operator's forced rotation makes a key that signs
+/// at once and, with `drop_old`, refuses every token the old keys signed.
+#[tokio::test]
+async fn a_forced_rotation_signs_with_a_new_key_and_can_drop_the_old_ones() {
+    let app = jwt_app(SigningAlg::ES256, |_| {}).await;
+    let (_, _, before) = app.login(APP_A).await;
+    let old_token = before["access_token"].as_str().unwrap().to_owned();
+    let old_kid = part(&old_token, 0)["kid"].as_str().unwrap().to_owned();
+    let config = app.settings.clone().validate().unwrap();
+    let state = wxlogin::app::build_state(&config, std::sync::Arc::new(app.clock.clone()))
+        .await
+        .unwrap();
+    let kid = state.core.rotate_signing_key(true).await.unwrap();
+    assert_ne!(kid, old_kid);
+    // The running service meets the new kid, loads it, and refuses the old.
+    app.clock.advance(61);
+    let (_, _, after) = app.login(APP_A).await;
+    let new_token = after["access_token"].as_str().unwrap();
+    assert_eq!(part(new_token, 0)["kid"], kid.as_str());
+    assert_eq!(app.session_status(new_token).await, StatusCode::OK);
+    assert_eq!(
+        app.session_status(&old_token).await,
+        StatusCode::UNAUTHORIZED
+    );
+    let jwks = get_json(&app, "/.well-known/jwks.json").await;
+    let kids: Vec<&str> = jwks["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k["kid"].as_str().unwrap())
+        .collect();
+    assert_eq!(kids, [kid.as_str()]);
+}

@@ -212,3 +212,22 @@ async fn a_missing_folder_is_named() {
     assert!(err.contains(&path.display().to_string()), "{err}");
     assert_eq!(err.matches("does not exist").count(), 1, "{err}");
 }
+
+/// The writer's settings (see `WRITER_PRAGMAS`): savepoint journals in
+/// memory, a 64 MiB page cache, checkpoints every 10,000 WAL pages.
+#[tokio::test]
+async fn the_writer_runs_with_its_settings() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = file_store(&dir).await;
+    let read = |name: &'static str| {
+        store.writer.write(Durability::Lazy, move |conn| {
+            conn.query_row(&format!("PRAGMA {name}"), [], |r| r.get::<_, i64>(0))
+                .map_err(unavailable)
+        })
+    };
+    assert_eq!(read("temp_store").await.unwrap(), 2, "MEMORY");
+    assert_eq!(read("cache_size").await.unwrap(), -65536);
+    assert_eq!(read("wal_autocheckpoint").await.unwrap(), 10_000);
+    assert_eq!(read("journal_size_limit").await.unwrap(), 64 << 20);
+    assert_eq!(read("foreign_keys").await.unwrap(), 1);
+}

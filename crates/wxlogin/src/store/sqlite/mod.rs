@@ -79,14 +79,11 @@ fn query_each(
 /// statement journal would otherwise be a temporary file opened and written
 /// per write (`temp_store`); the writer keeps the hot index pages of a large
 /// database in its own cache instead of reading them back from the OS
-/// (`cache_size`, KiB); and the WAL is copied back into the database every
-/// 10,000 pages instead of SQLite's 1,000, so a page written by many batches
-/// is copied once (logins' index pages are random: the default copied about
-/// a quarter more bytes per login). `journal_size_limit` truncates the WAL
-/// file back to 64 MiB after a checkpoint. bench/RESULTS.md has the numbers.
+/// (`cache_size`, KiB). The WAL checkpoint stays SQLite's (every 1,000
+/// pages, inside the commit that crosses them): a larger interval raised
+/// saturated logins by a fifth but doubled their p99 (bench/RESULTS.md).
 const WRITER_PRAGMAS: &str = "PRAGMA journal_mode = WAL; PRAGMA foreign_keys = ON;
-    PRAGMA busy_timeout = 5000; PRAGMA temp_store = MEMORY; PRAGMA cache_size = -65536;
-    PRAGMA wal_autocheckpoint = 10000; PRAGMA journal_size_limit = 67108864;";
+    PRAGMA busy_timeout = 5000; PRAGMA temp_store = MEMORY; PRAGMA cache_size = -65536;";
 
 fn cannot_open(path: &Path, e: impl std::fmt::Display) -> StoreError {
     StoreError::Unavailable(format!(

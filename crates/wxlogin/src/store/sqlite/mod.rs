@@ -80,8 +80,9 @@ fn query_each(
 /// per write (`temp_store`); the writer keeps the hot index pages of a large
 /// database in its own cache instead of reading them back from the OS
 /// (`cache_size`, KiB). The WAL checkpoint stays SQLite's (every 1,000
-/// pages, inside the commit that crosses them): a larger interval raised
-/// saturated logins by a fifth but doubled their p99 (bench/RESULTS.md).
+/// pages, inside the commit that crosses them): a larger interval buys
+/// throughput with the tail latency of every write queued behind a longer
+/// checkpoint.
 const WRITER_PRAGMAS: &str = "PRAGMA journal_mode = WAL; PRAGMA foreign_keys = ON;
     PRAGMA busy_timeout = 5000; PRAGMA temp_store = MEMORY; PRAGMA cache_size = -65536;";
 

@@ -466,3 +466,73 @@ async fn a_forced_rotation_signs_with_a_new_key_and_can_drop_the_old_ones() {
         .collect();
     assert_eq!(kids, [kid.as_str()]);
 }
+
+/// The operator's command, as run beside a live service: `wxlogin
+/// rotate-signing-key --drop-old` leaves only the new key in the store (the
+/// one the service signed with is gone), prints its kid, and in opaque mode
+/// refuses with the setting's name.
+#[tokio::test]
+async fn the_rotate_signing_key_command_leaves_only_the_new_key() {
+    let sim_app = spawn_app().await; // only for its simulator
+    let dir = tempfile::tempdir().unwrap();
+    let jwt_env = [
+        ("WXLOGIN_TOKENS__FORMAT", "jwt"),
+        ("WXLOGIN_TOKENS__ISSUER", ISSUER),
+    ];
+    let service = crate::process::ServiceProcess::start_with(
+        dir.path(),
+        &sim_app.sim.base_url(),
+        None,
+        None,
+        &jwt_env,
+    );
+    let openid = sim_app.new_user(APP_A);
+    let code = sim_app.code_for(APP_A, &openid);
+    let login: Value = http_client()
+        .post(format!("{}/v1/login", service.address))
+        .json(&json!({"code": code}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let old_kid = part(login["access_token"].as_str().unwrap(), 0)["kid"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let run = |env: &[(&str, &str)]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_wxlogin"))
+            .args(["rotate-signing-key", "--drop-old", "--config"])
+            .arg(dir.path().join("wxlogin.toml"))
+            .env_remove("WXLOGIN_APPID")
+            .env_remove("RUST_LOG")
+            .envs(env.iter().copied())
+            .output()
+            .unwrap()
+    };
+    let out = run(&jwt_env);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let db = rusqlite::Connection::open(dir.path().join("w.db")).unwrap();
+    let kids: Vec<String> = db
+        .prepare("SELECT kid FROM signing_keys")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(kids.len(), 1, "{kids:?}");
+    assert_ne!(kids[0], old_kid);
+    assert!(stdout.contains(&kids[0]), "{stdout}");
+    drop(service.finish().await);
+
+    let opaque = run(&[]);
+    let stderr = String::from_utf8_lossy(&opaque.stderr);
+    assert!(!opaque.status.success());
+    assert!(stderr.contains("tokens.format"), "{stderr}");
+}

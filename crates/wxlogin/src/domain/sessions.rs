@@ -148,19 +148,7 @@ impl Core {
             Some(_) => SessionToken::generate_refresh(),
             None => SessionToken::generate(),
         };
-        let mut record = self.new_session_record(
-            &token,
-            &current.user_id,
-            &current.appid,
-            &current.openid,
-            current.unionid.clone(),
-            now,
-        );
-        // The same chain of refreshes (a reused token revokes all of it).
-        record.family = current.family.clone();
-        // A refresh changes the token, not the session's absolute end of life.
-        record.expires_at = current.expires_at;
-        record.idle_expires_at = record.idle_expires_at.min(current.expires_at);
+        let record = self.successor(&current, &token, now);
         // Evicted whatever the store answers: an error can come after the
         // change took effect (a commit whose `fsync` failed, a reply lost).
         let replaced = self.store.replace_session(&current.id, &record, now).await;
@@ -213,17 +201,7 @@ impl Core {
         self.user_limits
             .check(UserCall::Refresh, &current.appid, &current.openid)?;
         let token = SessionToken::generate_refresh();
-        let mut record = self.new_session_record(
-            &token,
-            &current.user_id,
-            &current.appid,
-            &current.openid,
-            current.unionid.clone(),
-            now,
-        );
-        record.family = current.family.clone();
-        record.expires_at = current.expires_at;
-        record.idle_expires_at = record.idle_expires_at.min(current.expires_at);
+        let record = self.successor(&current, &token, now);
         if !self
             .store
             .replace_session(&current.id, &record, now)
@@ -236,6 +214,25 @@ impl Core {
             token,
             session: SessionInfo::of(&record, &self.apps),
         })
+    }
+
+    /// The session that replaces `current` under `token` on a refresh: the
+    /// same user and identity, the same chain of refreshes (a reused refresh
+    /// token revokes all of it), and the same absolute end of life (a
+    /// refresh changes the token, not when the session dies).
+    fn successor(&self, current: &SessionRecord, token: &SessionToken, now: i64) -> SessionRecord {
+        let mut record = self.new_session_record(
+            token,
+            &current.user_id,
+            &current.appid,
+            &current.openid,
+            current.unionid.clone(),
+            now,
+        );
+        record.family = current.family.clone();
+        record.expires_at = current.expires_at;
+        record.idle_expires_at = record.idle_expires_at.min(current.expires_at);
+        record
     }
 
     /// Revoke this token.

@@ -48,8 +48,9 @@ pub enum KeyError {
     AesKey,
 }
 
-/// DER from PEM (any label) or bare base64, as Alipay's console shows keys.
-fn der(what: &'static str, text: &str) -> Result<Zeroizing<Vec<u8>>, KeyError> {
+/// DER from PEM (any label) or bare base64, as Alipay's console shows keys
+/// (and as Douyin's phone key is configured).
+pub(crate) fn der(what: &'static str, text: &str) -> Result<Zeroizing<Vec<u8>>, KeyError> {
     let body: String = text
         .lines()
         .filter(|l| !l.trim_start().starts_with("-----"))

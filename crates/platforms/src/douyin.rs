@@ -28,7 +28,7 @@ pub const BASE_URL: &str = "https://developer.toutiao.com/";
 pub const OPEN_BASE_URL: &str = "https://open.douyin.com/";
 
 mod phone;
-pub use phone::{ClientToken, PhoneKey, kind as open_kind};
+pub use phone::{PhoneKey, kind as open_kind};
 
 const ENDPOINT: &str = "jscode2session";
 

@@ -23,6 +23,19 @@ pub mod wecom;
 pub use error::{Error, Kind};
 pub use http::Upstream;
 
+/// An app-wide token a platform issues (WeCom's corp access_token, Douyin's
+/// `client_token`) and how long the platform says it lives.
+pub struct AppToken {
+    pub token: secrecy::SecretString,
+    pub expires_in: std::time::Duration,
+}
+
+impl std::fmt::Debug for AppToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "AppToken([redacted], {:?})", self.expires_in)
+    }
+}
+
 /// What a login exchange yields, whatever the platform.
 #[derive(Debug, Clone)]
 pub struct Exchanged {

@@ -12,12 +12,11 @@
 use std::time::Duration;
 
 use reqwest::Method;
-use secrecy::SecretString;
 use serde::Deserialize;
 use wechat::AppSecret;
 
 use crate::http::{Upstream, json};
-use crate::{Error, Exchanged, Kind};
+use crate::{AppToken, Error, Exchanged, Kind};
 
 /// WeCom's API host.
 pub const BASE_URL: &str = "https://qyapi.weixin.qq.com/";
@@ -60,18 +59,6 @@ struct SessionWire {
     session_key: String,
 }
 
-/// A corp access_token and how long WeCom says it lives.
-pub struct CorpToken {
-    pub token: SecretString,
-    pub expires_in: Duration,
-}
-
-impl std::fmt::Debug for CorpToken {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "CorpToken([redacted], {:?})", self.expires_in)
-    }
-}
-
 impl Client {
     pub fn new(upstream: Upstream) -> Self {
         Self { upstream }
@@ -97,7 +84,7 @@ impl Client {
     }
 
     /// The corp access_token of the associated WeCom app.
-    pub async fn gettoken(&self, corpid: &str, corpsecret: &AppSecret) -> Result<CorpToken, Error> {
+    pub async fn gettoken(&self, corpid: &str, corpsecret: &AppSecret) -> Result<AppToken, Error> {
         let query = [
             ("corpid", corpid),
             ("corpsecret", corpsecret.expose_secret()),
@@ -115,7 +102,7 @@ impl Client {
         if wire.access_token.is_empty() {
             return Err(self.upstream.malformed("gettoken", "empty access_token"));
         }
-        Ok(CorpToken {
+        Ok(AppToken {
             token: wire.access_token.into(),
             expires_in: Duration::from_secs(wire.expires_in),
         })

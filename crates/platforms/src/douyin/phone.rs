@@ -17,14 +17,13 @@ use reqwest::Method;
 use rsa::pkcs1::DecodeRsaPrivateKey as _;
 use rsa::pkcs8::DecodePrivateKey as _;
 use rsa::{Pkcs1v15Encrypt, PrivateKey as RsaPrivateKey};
-use secrecy::SecretString;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 use wechat::AppSecret;
 
 use super::Client;
 use crate::http::json;
-use crate::{Error, Kind};
+use crate::{AppToken, Error, Kind};
 
 /// What wxlogin does about the codes `open.douyin.com` documents.
 pub fn kind(code: i64) -> Kind {
@@ -50,28 +49,12 @@ impl std::fmt::Debug for PhoneKey {
 
 impl PhoneKey {
     pub fn parse(text: &str) -> Result<Self, crate::alipay::KeyError> {
-        let body: String = text
-            .lines()
-            .filter(|l| !l.trim_start().starts_with("-----"))
-            .flat_map(|l| l.chars())
-            .filter(|c| !c.is_whitespace())
-            .collect();
-        let der = zeroize::Zeroizing::new(
-            STANDARD
-                .decode(body)
-                .map_err(|_| crate::alipay::KeyError::Encoding("app_private_key"))?,
-        );
+        let der = crate::alipay::der("app_private_key", text)?;
         RsaPrivateKey::from_pkcs8_der(&der)
             .or_else(|_| RsaPrivateKey::from_pkcs1_der(&der))
             .map(Self)
             .map_err(|_| crate::alipay::KeyError::NotRsa("app_private_key"))
     }
-}
-
-/// A `client_token` and how long Douyin says it lives.
-pub struct ClientToken {
-    pub token: SecretString,
-    pub expires_in: Duration,
 }
 
 #[derive(Deserialize)]
@@ -103,11 +86,7 @@ struct PhoneEnvelope {
 impl Client {
     /// `POST oauth/client_token/` on `open.douyin.com`: 2 hours; a new one
     /// leaves the previous valid for 5 more minutes.
-    pub async fn client_token(
-        &self,
-        appid: &str,
-        secret: &AppSecret,
-    ) -> Result<ClientToken, Error> {
+    pub async fn client_token(&self, appid: &str, secret: &AppSecret) -> Result<AppToken, Error> {
         let body = json!({
             "client_key": appid,
             "client_secret": secret.expose_secret(),
@@ -132,7 +111,7 @@ impl Client {
                         kind: kind(data.error_code),
                     });
                 }
-                Ok(ClientToken {
+                Ok(AppToken {
                     token: data.access_token.into(),
                     expires_in: Duration::from_secs(data.expires_in),
                 })

@@ -255,26 +255,12 @@ impl Core {
                 client,
             } => {
                 let grant = client.gettoken(corpid, corpsecret).await;
-                crate::telemetry::upstream_latency("gettoken", started.elapsed());
-                let grant = grant.map_err(|e| Error::from_platform(&e))?;
-                let token = AccessToken::parse(grant.token.expose_secret()).map_err(|_| {
-                    Error::UpstreamUnavailable {
-                        wechat_errcode: None,
-                    }
-                })?;
-                (token, grant.expires_in)
+                platform_token("gettoken", started, grant)?
             }
             // Douyin's client_token, for phone numbers by code.
             Provider::Douyin { secret, client, .. } => {
                 let grant = client.client_token(app.appid.as_str(), secret).await;
-                crate::telemetry::upstream_latency("client_token", started.elapsed());
-                let grant = grant.map_err(|e| Error::from_platform(&e))?;
-                let token = AccessToken::parse(grant.token.expose_secret()).map_err(|_| {
-                    Error::UpstreamUnavailable {
-                        wechat_errcode: None,
-                    }
-                })?;
-                (token, grant.expires_in)
+                platform_token("client_token", started, grant)?
             }
             _ => return Err(Error::NotSupported(app.platform)),
         };
@@ -351,4 +337,21 @@ impl Core {
             .min(BACKOFF_MAX);
         entry.retry_not_before = Some(Instant::now() + wait);
     }
+}
+
+/// Another platform's app-wide token as the one type every app's token is
+/// kept in, its call timed under `endpoint`.
+fn platform_token(
+    endpoint: &'static str,
+    started: std::time::Instant,
+    grant: Result<platforms::AppToken, platforms::Error>,
+) -> Result<(AccessToken, std::time::Duration), Error> {
+    crate::telemetry::upstream_latency(endpoint, started.elapsed());
+    let grant = grant.map_err(|e| Error::from_platform(&e))?;
+    let token = AccessToken::parse(grant.token.expose_secret()).map_err(|_| {
+        Error::UpstreamUnavailable {
+            wechat_errcode: None,
+        }
+    })?;
+    Ok((token, grant.expires_in))
 }

@@ -60,38 +60,32 @@ impl Core {
                 .is_none_or(|k| k.created_at <= now - jwt.settings.key_rotation + jwt.lead())
         };
         if due(&stored) {
-            let lock = LockName::named("signing_keys");
-            let owner = Owner::generate();
-            let taken = self
-                .store
-                .try_lock(&lock, &owner, now, now + 30)
-                .await?
-                .is_some();
-            if !taken && stored.is_empty() {
-                // Another instance is making the first key: wait for it
-                // (bounded), rather than start with no key to sign with.
-                for _ in 0..60 {
-                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-                    stored = self.store.signing_keys().await?;
-                    if !stored.is_empty() {
-                        break;
-                    }
-                }
-            }
-            if taken {
-                let made = async {
-                    stored = self.store.signing_keys().await?;
-                    if due(&stored) {
+            let made = self
+                .under_keys_lock(now, async {
+                    let mut keys = self.store.signing_keys().await?;
+                    if due(&keys) {
                         let key = self.new_signing_key(jwt.settings.algorithm, now)?;
                         self.store.add_signing_key(&key).await?;
                         tracing::info!(kid = %key.kid, "made a new token signing key");
-                        stored.push(key);
+                        keys.push(key);
                     }
-                    Ok::<_, Error>(())
+                    Ok(keys)
+                })
+                .await?;
+            match made {
+                Some(keys) => stored = keys,
+                // Another instance is making the first key: wait for it
+                // (bounded), rather than start with no key to sign with.
+                None if stored.is_empty() => {
+                    for _ in 0..60 {
+                        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                        stored = self.store.signing_keys().await?;
+                        if !stored.is_empty() {
+                            break;
+                        }
+                    }
                 }
-                .await;
-                self.store.unlock(&lock, &owner).await?;
-                made?;
+                None => {}
             }
         }
         // A key is retired once the next one has signed for access_ttl (plus
@@ -111,6 +105,28 @@ impl Core {
         jwt.loaded_at
             .store(now, std::sync::atomic::Ordering::Relaxed);
         Ok(())
+    }
+
+    /// Run `work` under the store lock that lets one instance at a time add
+    /// or delete signing keys; `None` when another instance holds it.
+    async fn under_keys_lock<T>(
+        &self,
+        now: UnixTime,
+        work: impl std::future::Future<Output = Result<T, Error>>,
+    ) -> Result<Option<T>, Error> {
+        let lock = LockName::named("signing_keys");
+        let owner = Owner::generate();
+        if self
+            .store
+            .try_lock(&lock, &owner, now, now + 30)
+            .await?
+            .is_none()
+        {
+            return Ok(None);
+        }
+        let done = work.await;
+        self.store.unlock(&lock, &owner).await?;
+        done.map(Some)
     }
 
     /// The keys, loaded again (and rotated when due) if they are stale.
@@ -177,35 +193,27 @@ impl Core {
             ));
         };
         let now = self.clock.now();
-        let lock = LockName::named("signing_keys");
-        let owner = Owner::generate();
-        if self
-            .store
-            .try_lock(&lock, &owner, now, now + 30)
-            .await?
-            .is_none()
-        {
+        let made = self
+            .under_keys_lock(now, async {
+                // Dated one lead back: it is the newest key already published
+                // that long, so it signs at once.
+                let key = self.new_signing_key(jwt.settings.algorithm, now - jwt.lead())?;
+                self.store.add_signing_key(&key).await?;
+                if drop_old {
+                    for old in self.store.signing_keys().await? {
+                        if old.kid != key.kid {
+                            self.store.delete_signing_key(&old.kid).await?;
+                        }
+                    }
+                }
+                Ok(key.kid)
+            })
+            .await?;
+        let Some(kid) = made else {
             return Err(Error::InvalidRequest(
                 "another instance is rotating the signing keys: try again in a minute".into(),
             ));
-        }
-        let made = async {
-            // Dated one lead back: it is the newest key already published
-            // that long, so it signs at once.
-            let key = self.new_signing_key(jwt.settings.algorithm, now - jwt.lead())?;
-            self.store.add_signing_key(&key).await?;
-            if drop_old {
-                for old in self.store.signing_keys().await? {
-                    if old.kid != key.kid {
-                        self.store.delete_signing_key(&old.kid).await?;
-                    }
-                }
-            }
-            Ok::<_, Error>(key.kid)
-        }
-        .await;
-        self.store.unlock(&lock, &owner).await?;
-        let kid = made?;
+        };
         tracing::warn!(%kid, drop_old, "signing key rotated by the operator");
         self.refresh_signing_keys().await?;
         Ok(kid)

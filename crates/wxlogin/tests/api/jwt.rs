@@ -487,16 +487,7 @@ async fn the_rotate_signing_key_command_leaves_only_the_new_key() {
         &jwt_env,
     );
     let openid = sim_app.new_user(APP_A);
-    let code = sim_app.code_for(APP_A, &openid);
-    let login: Value = http_client()
-        .post(format!("{}/v1/login", service.address))
-        .json(&json!({"code": code}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let login = service.login(&sim_app.code_for(APP_A, &openid)).await;
     let old_kid = part(login["access_token"].as_str().unwrap(), 0)["kid"]
         .as_str()
         .unwrap()

@@ -117,6 +117,18 @@ secret_file = "{dir}/secret.txt"
         }
     }
 
+    /// `POST /v1/login` with `code` to this process; the (200) answer.
+    pub async fn login(&self, code: &str) -> serde_json::Value {
+        let login = http_client()
+            .post(format!("{}/v1/login", self.address))
+            .json(&serde_json::json!({"code": code}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(login.status(), reqwest::StatusCode::OK);
+        login.json().await.unwrap()
+    }
+
     /// Stop the process and return everything it printed.
     pub async fn finish(mut self) -> String {
         // Let the last lines reach the pipes; the runtime keeps serving the

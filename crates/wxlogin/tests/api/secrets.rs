@@ -67,15 +67,7 @@ async fn trace_logs_of_a_full_session_contain_no_secret() {
     let http = http_client();
     let openid = sim_app.new_user(APP_A);
     let code = sim_app.code_for(APP_A, &openid);
-    let login: Value = http
-        .post(format!("{address}/v1/login"))
-        .json(&json!({"code": code}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let login = service.login(&code).await;
     let token = login["token"].as_str().unwrap().to_owned();
     let session_key = sim_app.sim().session_key(APP_A, &openid).unwrap();
     // Open data, phone number and the app's access_token, through the same binary.
@@ -451,15 +443,7 @@ async fn trace_logs_of_a_jwt_session_contain_no_token() {
     let http = http_client();
     let openid = sim_app.new_user(APP_A);
     let code = sim_app.code_for(APP_A, &openid);
-    let login: Value = http
-        .post(format!("{address}/v1/login"))
-        .json(&json!({"code": code}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let login = service.login(&code).await;
     let access = login["access_token"].as_str().unwrap().to_owned();
     let refresh = login["refresh_token"].as_str().unwrap().to_owned();
     let session = http
